@@ -1,0 +1,16 @@
+"""Renderers: one module per output format, each a function AuditResult -> text."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from auditor.model import AuditResult
+from auditor.reports import json_report, ndjson, table
+
+Renderer = Callable[[AuditResult], str]
+
+RENDERERS: dict[str, Renderer] = {
+    "table": table.render,
+    "json": json_report.render,
+    "ndjson": ndjson.render,
+}

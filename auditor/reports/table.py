@@ -1,0 +1,110 @@
+"""The report for people at a terminal: a summary, a table of checks, then what to fix."""
+
+from __future__ import annotations
+
+import textwrap
+
+from tabulate import tabulate
+
+from auditor.model import AuditResult, CheckOutcome, Status, WaiverState
+
+_WIDTH = 100
+_SHOWN_STATUSES = (Status.FAIL, Status.ERROR)
+
+
+def _summary(audit: AuditResult) -> str:
+    results = [r for o in audit.outcomes for r in o.results]
+
+    def n(items, status):
+        return sum(1 for i in items if i.status is status)
+
+    return (
+        f"Summary: {audit.status.value.upper()}: {len(audit.outcomes)} checks: "
+        f"{n(audit.outcomes, Status.PASS)} passed, {n(audit.outcomes, Status.FAIL)} failed, "
+        f"{n(audit.outcomes, Status.ERROR)} errored, {n(audit.outcomes, Status.WAIVED)} waived; "
+        f"{len(results)} resources examined ({n(results, Status.PASS)} pass, "
+        f"{n(results, Status.FAIL)} fail, {n(results, Status.ERROR)} error, "
+        f"{n(results, Status.WAIVED)} waived)"
+    )
+
+
+def _overview(audit: AuditResult) -> str:
+    rows = [
+        [
+            o.spec.id,
+            o.status.value.upper(),
+            o.severity.value,
+            o.count(Status.PASS),
+            o.count(Status.FAIL),
+            o.count(Status.ERROR),
+            o.count(Status.WAIVED),
+            o.spec.title,
+        ]
+        for o in audit.outcomes
+    ]
+    headers = ["check", "status", "severity", "pass", "fail", "error", "waived", "title"]
+    return tabulate(rows, headers=headers, tablefmt="simple")
+
+
+def _wrap(text: str, indent: str) -> str:
+    return textwrap.fill(
+        text,
+        width=_WIDTH,
+        initial_indent=indent,
+        subsequent_indent=indent + "  ",
+        break_on_hyphens=False,
+    )
+
+
+def _details(outcome: CheckOutcome) -> list[str]:
+    spec = outcome.spec
+    ndr = f", prevents NDR {', '.join(spec.ndr)}" if spec.ndr else ""
+    lines = [
+        f"{outcome.status.value.upper()} {spec.id} {spec.slug} "
+        f"[{outcome.severity.value}{ndr}]: {spec.title}"
+    ]
+    if outcome.reason:
+        lines.append(_wrap(f"could not run: {outcome.reason}", "  "))
+    for result in outcome.results:
+        if result.status in _SHOWN_STATUSES:
+            severity = outcome.result_severity(result)
+            marker = f"{result.status.value.upper()} {severity.value}"
+            lines.append(_wrap(f"- {result.resource} ({marker}): {result.message}", "  "))
+    lines.append(_wrap(f"Remediation: {spec.remediation}", "  "))
+    return lines
+
+
+def _waiver_notes(audit: AuditResult) -> list[str]:
+    lines = []
+    for report in audit.waivers:
+        w = report.waiver
+        if report.state is WaiverState.EXPIRED:
+            note = f"expired on {w.expires}, no longer waives"
+        elif report.state is WaiverState.UNUSED:
+            note = "matches no failing result: remove it from the baseline"
+        else:
+            continue
+        lines.append(_wrap(f"- {w.check} {w.resource}: {note} ({w.reason})", "  "))
+    return ["Waivers to review:", *lines] if lines else []
+
+
+def render(audit: AuditResult) -> str:
+    tenant = audit.tenant
+    name = f"{tenant.display_name} ({tenant.id})" if tenant.display_name else tenant.id
+    out = [
+        f"m365-mail-auditor {audit.tool_version}: tenant {name}",
+        f"Snapshot collected {audit.collected_at}; audited {audit.started_at}; "
+        f"baseline {audit.baseline_path}",
+        _summary(audit),
+        "",
+        _overview(audit),
+    ]
+    for outcome in audit.outcomes:
+        if outcome.status in _SHOWN_STATUSES or outcome.count(Status.ERROR):
+            out += ["", *_details(outcome)]
+    notes = _waiver_notes(audit)
+    if notes:
+        out += ["", *notes]
+    if audit.disabled_checks:
+        out += ["", f"Disabled by the baseline: {', '.join(audit.disabled_checks)}"]
+    return "\n".join(out) + "\n"

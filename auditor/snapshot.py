@@ -1,0 +1,98 @@
+"""The tenant snapshot: one versioned JSON document of everything collected."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from auditor import jsonio
+from auditor.model import Tenant
+from auditor.timeutil import parse_time
+
+SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "snapshot.schema.json"
+SCHEMA_ID = "m365-mail-auditor/snapshot"
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    name: str
+    status: str  # ok | error
+    collected_at: str
+    data: Any = None  # frozen: Mappings and tuples
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    label: str  # the file it came from, for messages
+    sha256: str
+    tenant: Tenant
+    collected_at: datetime
+    tool_version: str
+    sources: Mapping[str, SourceRecord]
+    document: Mapping[str, Any]  # the validated document, frozen
+
+
+@cache
+def _validator():
+    return jsonio.load_schema(SCHEMA_PATH)
+
+
+def freeze(value: Any) -> Any:
+    """Deep read-only view, so a check cannot change what the next check sees."""
+    if isinstance(value, dict):
+        return MappingProxyType({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [thaw(v) for v in value]
+    return value
+
+
+def parse(raw: bytes, label: str) -> Snapshot:
+    document = jsonio.parse_json(raw, label)
+    jsonio.validate(_validator(), document, label)
+    tenant = document["tenant"]
+    sources = {
+        name: SourceRecord(
+            name=name,
+            status=entry["status"],
+            collected_at=entry["collectedAt"],
+            data=freeze(entry.get("data")),
+            error=entry.get("error", ""),
+        )
+        for name, entry in sorted(document["sources"].items())
+    }
+    return Snapshot(
+        label=label,
+        sha256=jsonio.sha256(raw),
+        tenant=Tenant(
+            id=tenant["id"],
+            display_name=tenant.get("displayName", ""),
+            default_domain=tenant.get("defaultDomain", ""),
+        ),
+        collected_at=parse_time(document["collectedAt"]),
+        tool_version=document["tool"]["version"],
+        sources=MappingProxyType(sources),
+        document=freeze(document),
+    )
+
+
+def load(path: Path) -> Snapshot:
+    return parse(jsonio.read_bytes(path), str(path))

@@ -1,0 +1,319 @@
+"""Admin identity: a compromised admin without MFA is how rogue connectors get created."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from auditor.context import CheckContext
+from auditor.model import Result, Status
+from auditor.registry import check
+from checks._roles import JUDGED_ROLES
+
+USER = "#microsoft.graph.user"
+GROUP = "#microsoft.graph.group"
+SERVICE_PRINCIPAL = "#microsoft.graph.servicePrincipal"
+
+
+@dataclass(frozen=True)
+class Holding:
+    role: str
+    assignment: str  # active | eligible
+    via_group: str | None
+    scope: str
+
+    def evidence(self) -> dict[str, Any]:
+        return {
+            "role": self.role,
+            "assignment": self.assignment,
+            "viaGroup": self.via_group,
+            "scope": self.scope,
+        }
+
+    def describe(self) -> str:
+        text = self.role if self.assignment == "active" else f"{self.role} (eligible)"
+        return f"{text} via group {self.via_group}" if self.via_group else text
+
+
+@dataclass
+class Principal:
+    kind: str
+    id: str
+    name: str
+    app_id: str | None = None
+    holdings: list[Holding] = field(default_factory=list)
+    role_ids: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class Coverage:
+    requiring: tuple[str, ...]
+    excluded: tuple[str, ...]
+    conditional: tuple[str, ...]
+    uncertain: tuple[str, ...]
+
+
+def _users(policy: Mapping[str, Any]) -> Mapping[str, Any]:
+    return (policy.get("conditions") or {}).get("users") or {}
+
+
+def _set(mapping: Mapping[str, Any], key: str) -> set[str]:
+    return set(mapping.get(key) or ())
+
+
+def _requires_mfa(policy: Mapping[str, Any]) -> bool:
+    grant = policy.get("grantControls") or {}
+    controls = set(grant.get("builtInControls") or ())
+    if "mfa" not in controls and not grant.get("authenticationStrength"):
+        return False
+    # With OR, any other control (a compliant device, say) satisfies the policy without MFA.
+    return not (str(grant.get("operator") or "AND").upper() == "OR" and controls - {"mfa"})
+
+
+def _limits(policy: Mapping[str, Any]) -> list[str]:
+    """Conditions that make a policy require MFA only sometimes."""
+    conditions = policy.get("conditions") or {}
+    limits = []
+    apps = conditions.get("applications") or {}
+    if "All" not in (apps.get("includeApplications") or ()):
+        limits.append("not all cloud apps")
+    client_types = set(conditions.get("clientAppTypes") or ())
+    if client_types and "all" not in client_types and not {
+        "browser",
+        "mobileAppsAndDesktopClients",
+    } <= client_types:
+        limits.append("not all client apps")
+    locations = conditions.get("locations") or {}
+    if locations.get("excludeLocations") or (
+        locations.get("includeLocations") and "All" not in locations["includeLocations"]
+    ):
+        limits.append("only from some locations")
+    if conditions.get("userRiskLevels") or conditions.get("signInRiskLevels"):
+        limits.append("only on risky sign-ins")
+    if conditions.get("platforms"):
+        limits.append("only on some platforms")
+    return limits
+
+
+def _coverage(
+    user: Principal,
+    groups: set[str],
+    policies: Iterable[Mapping[str, Any]],
+    known_groups: set[str],
+) -> Coverage:
+    requiring, excluded, conditional, uncertain = [], [], [], []
+    for policy in policies:
+        if policy.get("state") != "enabled" or not _requires_mfa(policy):
+            continue
+        users = _users(policy)
+        name = str(policy.get("displayName") or policy.get("id"))
+        included = (
+            "All" in _set(users, "includeUsers")
+            or user.id in _set(users, "includeUsers")
+            or user.role_ids & _set(users, "includeRoles")
+            or groups & _set(users, "includeGroups")
+        )
+        if not included:
+            continue
+        if (
+            user.id in _set(users, "excludeUsers")
+            or user.role_ids & _set(users, "excludeRoles")
+            or groups & _set(users, "excludeGroups")
+        ):
+            excluded.append(name)
+        elif _set(users, "excludeGroups") - known_groups:
+            uncertain.append(name)
+        elif _limits(policy):
+            conditional.append(f"{name} ({', '.join(_limits(policy))})")
+        else:
+            requiring.append(name)
+    return Coverage(tuple(requiring), tuple(excluded), tuple(conditional), tuple(uncertain))
+
+
+def _principal_from(raw: Mapping[str, Any] | None, principal_id: str) -> Principal | None:
+    if not raw:
+        return None
+    kind = str(raw.get("@odata.type"))
+    name = raw.get("userPrincipalName") or raw.get("displayName") or principal_id
+    return Principal(kind=kind, id=str(raw["id"]), name=str(name), app_id=raw.get("appId"))
+
+
+@check(
+    id="ADM-001",
+    slug="admin-without-mfa",
+    title="Every privileged admin is registered for and required to use MFA",
+    severity="critical",
+    requires=(
+        "graph.roleAssignments",
+        "graph.roleEligibilitySchedules",
+        "graph.groupMembers",
+        "graph.userRegistrationDetails",
+        "graph.conditionalAccessPolicies",
+        "graph.securityDefaults",
+    ),
+    ndr=("5.7.705", "5.7.750"),
+    remediation="""Have each admin listed register a strong method (Microsoft Authenticator,
+    a FIDO2 key) and require MFA with an enabled Conditional Access policy that targets all
+    users, or at least the privileged directory roles, for all cloud apps, with no exclusions
+    but the break-glass accounts named in the baseline. Where Conditional Access is not
+    licensed, turn on security defaults. An admin account taken over without MFA is the usual
+    start of the connector and spam abuse that gets a tenant blocked from sending.""",
+)
+def admins_without_mfa(ctx: CheckContext) -> Iterator[Result]:
+    groups = {str(g["id"]): g for g in ctx.source("graph.groupMembers")}
+    principals: dict[str, Principal] = {}
+    unresolved: list[Result] = []
+
+    def hold(principal: Principal, holding: Holding, role_id: str) -> None:
+        entry = principals.setdefault(principal.id, principal)
+        entry.holdings.append(holding)
+        entry.role_ids.add(role_id)
+
+    assignments = [("active", a) for a in ctx.source("graph.roleAssignments")]
+    assignments += [("eligible", a) for a in ctx.source("graph.roleEligibilitySchedules")]
+    for kind, assignment in assignments:
+        role_id = str(assignment["roleDefinitionId"])
+        role = JUDGED_ROLES.get(role_id)
+        if role is None:
+            continue
+        scope = str(assignment.get("directoryScopeId") or "/")
+        principal = _principal_from(assignment.get("principal"), str(assignment["principalId"]))
+        if principal is None:
+            unresolved.append(
+                Result(
+                    f"principal:{assignment['principalId']}",
+                    Status.ERROR,
+                    f"holds {role} ({kind}) but the principal could not be resolved",
+                    {"roleDefinitionId": role_id},
+                )
+            )
+        elif principal.kind == GROUP:
+            group = groups.get(principal.id)
+            if group is None:
+                unresolved.append(
+                    Result(
+                        f"group:{principal.name}",
+                        Status.ERROR,
+                        f"holds {role} ({kind}) but its members were not collected",
+                        {"groupId": principal.id, "role": role},
+                    )
+                )
+                continue
+            for member in group["members"]:
+                member_principal = _principal_from(member, str(member.get("id")))
+                if member_principal and member_principal.kind in (USER, SERVICE_PRINCIPAL):
+                    hold(member_principal, Holding(role, kind, principal.name, scope), role_id)
+        else:
+            hold(principal, Holding(role, kind, None, scope), role_id)
+
+    if not principals and not unresolved:
+        yield Result(
+            f"tenant:{ctx.tenant.id}",
+            Status.ERROR,
+            "no privileged role assignments at all: every tenant has a Global Administrator, "
+            "so the role assignment data is incomplete",
+        )
+        return
+    yield from unresolved
+
+    registration = {str(r["id"]): r for r in ctx.source("graph.userRegistrationDetails")}
+    by_upn = {
+        str(r.get("userPrincipalName") or "").lower(): r
+        for r in ctx.source("graph.userRegistrationDetails")
+    }
+    member_of: dict[str, set[str]] = defaultdict(set)
+    for group in groups.values():
+        for member in group["members"]:
+            member_of[str(member.get("id"))].add(str(group["id"]))
+    policies = ctx.source("graph.conditionalAccessPolicies")
+    security_defaults = bool(ctx.source("graph.securityDefaults")["isEnabled"])
+
+    for principal in principals.values():
+        roles = sorted({h.describe() for h in principal.holdings})
+        evidence: dict[str, Any] = {
+            "roles": sorted((h.evidence() for h in principal.holdings), key=lambda e: str(e)),
+        }
+        if principal.kind == SERVICE_PRINCIPAL:
+            evidence["appId"] = principal.app_id
+            yield Result(
+                f"servicePrincipal:{principal.name}",
+                Status.PASS,
+                f"application identity holding {', '.join(roles)}: MFA does not apply; "
+                "confirm the app needs the role and guard its credentials",
+                evidence,
+            )
+            continue
+        if principal.kind != USER:
+            continue
+        resource = f"user:{principal.name.lower()}"
+        exempt = ctx.baseline.break_glass_for(principal.name)
+        if exempt is not None:
+            evidence["breakGlassReason"] = exempt.reason
+            yield Result(
+                resource,
+                Status.PASS,
+                f"break-glass account holding {', '.join(roles)}, exempt by the baseline: "
+                f"{exempt.reason}",
+                evidence,
+            )
+            continue
+        details = registration.get(principal.id) or by_upn.get(principal.name.lower())
+        if details is None:
+            yield Result(
+                resource,
+                Status.ERROR,
+                f"holds {', '.join(roles)} but has no entry in the authentication methods "
+                "registration report",
+                evidence,
+            )
+            continue
+        registered = bool(details["isMfaRegistered"])
+        coverage = _coverage(
+            principal, member_of.get(principal.id, set()), policies, set(groups)
+        )
+        evidence.update(
+            isMfaRegistered=registered,
+            methodsRegistered=list(details.get("methodsRegistered") or ()),
+            securityDefaults=security_defaults,
+            mfaRequiredBy=list(coverage.requiring),
+            excludedFrom=list(coverage.excluded),
+            conditionalOnly=list(coverage.conditional),
+        )
+        required = security_defaults or bool(coverage.requiring)
+        problems = []
+        if not registered:
+            problems.append("not registered for MFA")
+        if not required:
+            why = []
+            if coverage.excluded:
+                why.append(f"excluded from {', '.join(repr(p) for p in coverage.excluded)}")
+            if coverage.conditional:
+                why.append(f"required only conditionally by {', '.join(coverage.conditional)}")
+            if not why:
+                why.append("no enabled Conditional Access policy requiring MFA applies")
+            problems.append(f"not required to use MFA: {'; '.join(why)}")
+        if problems and coverage.uncertain and registered:
+            yield Result(
+                resource,
+                Status.ERROR,
+                f"holds {', '.join(roles)}; cannot tell whether "
+                f"{', '.join(repr(p) for p in coverage.uncertain)} applies: the members of "
+                "a group it excludes were not collected",
+                evidence,
+            )
+        elif problems:
+            yield Result(
+                resource, Status.FAIL, f"holds {', '.join(roles)}; {'; '.join(problems)}", evidence
+            )
+        else:
+            by = "security defaults" if security_defaults else ", ".join(
+                repr(p) for p in coverage.requiring
+            )
+            yield Result(
+                resource,
+                Status.PASS,
+                f"holds {', '.join(roles)}; MFA registered and required by {by}",
+                evidence,
+            )

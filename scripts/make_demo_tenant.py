@@ -1,0 +1,571 @@
+"""Build the bundled demo tenant snapshot (auditor/demo/snapshot.json).
+
+Tailspin Toys is fictional. Most of it is clean; each check has planted problems, listed in
+docs/demo-tenant.md, which the tests pin. Run `python scripts/make_demo_tenant.py` after
+changing this file; a test fails when the committed snapshot and this script disagree.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "auditor" / "demo" / "snapshot.json"
+
+TENANT_ID = "6f0c3b8e-2d4a-4c1e-9b7f-5a3d2e1c0b9a"
+COLLECTED = "2026-11-20T06:00:00Z"
+TRACE_START = "2026-11-13T06:00:00Z"
+
+ROLE = {
+    "ga": "62e90394-69f5-4237-9190-012177145e10",
+    "exchange": "29232cdf-9323-42fd-ade2-1d097af3e4de",
+    "exchange_recipient": "31392ffb-586c-42d1-9346-e59415a2cc4e",
+    "security_admin": "194ae4cb-b126-40b2-bd5b-6091b380977d",
+    "helpdesk": "729827e3-9c14-49f7-bb1b-9608f156bbb8",
+    "user_admin": "fe930be7-5e62-47db-91af-98c3a49a38b1",
+    "security_reader": "5d6b6bb7-de71-4623-b4af-96380a352509",
+    "global_reader": "f2ef992c-3afb-46b9-b7cf-a126ee74c451",
+    "pra": "e8611ab8-c189-46e8-94e1-60213ab1f814",
+    "priv_auth": "7be44c8a-adaf-4e2a-84d6-ab2649e08a13",
+    "message_center_reader": "790c1fb9-7f7d-4f88-86a1-ef1f95c05c1b",
+}
+
+
+def oid(name: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"https://demo.tailspintoys.example/{name}"))
+
+
+def user(upn: str) -> dict:
+    return {
+        "@odata.type": "#microsoft.graph.user",
+        "id": oid(upn),
+        "displayName": upn.split("@")[0].replace(".", " ").title(),
+        "userPrincipalName": upn,
+    }
+
+
+def source(data) -> dict:
+    return {"status": "ok", "collectedAt": COLLECTED, "data": data}
+
+
+# --- Exchange: accepted domains and Entra ID domains --------------------------------------
+
+ACCEPTED = [
+    ("tailspintoys.com", "Authoritative", True, False, False),
+    ("tailspintoys.onmicrosoft.com", "Authoritative", False, True, False),
+    ("tailspin.co.uk", "InternalRelay", False, False, True),
+    ("wingtipdirect.com", "Authoritative", False, False, False),  # planted: unverified
+    ("tailspin-events.com", "Authoritative", False, False, False),  # planted: not in baseline
+]
+
+
+def accepted_domains() -> list[dict]:
+    return [
+        {
+            "DomainName": name,
+            "DomainType": kind,
+            "Default": default,
+            "InitialDomain": initial,
+            "MatchSubDomains": match_sub,
+            "SendingFromDomainDisabled": False,
+            "AuthenticationType": "Managed",
+        }
+        for name, kind, default, initial, match_sub in ACCEPTED
+    ]
+
+
+def graph_domains() -> list[dict]:
+    def entry(name, verified, services, default=False, initial=False):
+        return {
+            "id": name,
+            "isVerified": verified,
+            "isDefault": default,
+            "isInitial": initial,
+            "isRoot": True,
+            "authenticationType": "Managed",
+            "supportedServices": services,
+        }
+
+    return [
+        entry("tailspintoys.com", True, ["Email", "OfficeCommunicationsOnline"], default=True),
+        entry("tailspintoys.onmicrosoft.com", True, ["Email", "OfficeCommunicationsOnline"],
+              initial=True),
+        entry("tailspin.co.uk", True, ["Email"]),
+        entry("wingtipdirect.com", False, []),
+        entry("tailspin-events.com", True, ["Email"]),
+    ]
+
+
+# --- Exchange: connectors ------------------------------------------------------------------
+
+def inbound_connectors() -> list[dict]:
+    base = {
+        "Comment": None,
+        "TrustedOrganizations": [],
+        "AssociatedAcceptedDomains": [],
+        "CloudServicesMailEnabled": False,
+        "EFTestMode": False,
+        "EFSkipLastIP": False,
+    }
+    return [
+        {
+            **base,
+            "Name": "On-Prem Hybrid",
+            "Identity": "On-Prem Hybrid",
+            "Enabled": True,
+            "ConnectorType": "OnPremises",
+            "ConnectorSource": "HybridWizard",
+            "SenderIPAddresses": ["203.0.113.25", "203.0.113.26"],
+            "SenderDomains": ["smtp:tailspintoys.com;1", "smtp:tailspin.co.uk;1"],
+            "RequireTls": False,  # planted: the baseline expects true
+            "RestrictDomainsToIPAddresses": False,
+            "RestrictDomainsToCertificate": True,
+            "TlsSenderCertificateName": "mail.tailspintoys.com",
+            "CloudServicesMailEnabled": True,
+            "TreatMessagesAsInternal": False,
+            "WhenCreatedUTC": "2023-03-14T09:12:44Z",
+            "WhenChangedUTC": "2026-09-30T16:05:10Z",
+        },
+        {
+            **base,
+            "Name": "Scanner Relay",
+            "Identity": "Scanner Relay",
+            "Enabled": True,
+            "ConnectorType": "OnPremises",
+            "ConnectorSource": "AdminUI",
+            "Comment": "Multifunction printers at the Leeds and Denver offices",
+            "SenderIPAddresses": ["203.0.113.128/25"],  # planted: wide, but waived
+            "SenderDomains": ["smtp:tailspintoys.com;1"],
+            "RequireTls": False,
+            "RestrictDomainsToIPAddresses": True,
+            "RestrictDomainsToCertificate": False,
+            "TlsSenderCertificateName": None,
+            "TreatMessagesAsInternal": True,
+            "WhenCreatedUTC": "2024-05-02T11:40:00Z",
+            "WhenChangedUTC": "2025-01-17T08:22:31Z",
+        },
+        {
+            **base,
+            "Name": "Partner - Contoso Payroll",
+            "Identity": "Partner - Contoso Payroll",
+            "Enabled": True,
+            "ConnectorType": "Partner",
+            "ConnectorSource": "AdminUI",
+            "SenderIPAddresses": [],
+            "SenderDomains": ["smtp:contosopayroll.com;1"],
+            "RequireTls": True,
+            "RestrictDomainsToIPAddresses": False,
+            "RestrictDomainsToCertificate": True,
+            "TlsSenderCertificateName": "mx.contosopayroll.com",
+            "TreatMessagesAsInternal": False,
+            "WhenCreatedUTC": "2022-10-03T13:00:00Z",
+            "WhenChangedUTC": "2022-10-03T13:00:00Z",
+        },
+        {
+            # planted: what an attacker adds with a stolen admin account
+            **base,
+            "Name": "Relay-Backup",
+            "Identity": "Relay-Backup",
+            "Enabled": True,
+            "ConnectorType": "OnPremises",
+            "ConnectorSource": "AdminUI",
+            "Comment": "temp relay",
+            "SenderIPAddresses": ["198.51.100.0/24"],
+            "SenderDomains": ["smtp:*;1"],
+            "RequireTls": False,
+            "RestrictDomainsToIPAddresses": False,
+            "RestrictDomainsToCertificate": False,
+            "TlsSenderCertificateName": None,
+            "TreatMessagesAsInternal": False,
+            "WhenCreatedUTC": "2026-11-17T02:47:19Z",
+            "WhenChangedUTC": "2026-11-17T02:47:19Z",
+        },
+    ]
+
+
+def outbound_connectors() -> list[dict]:
+    return [
+        {
+            "Name": "Outbound to On-Prem",
+            "Enabled": True,
+            "ConnectorType": "OnPremises",
+            "UseMXRecord": False,
+            "SmartHosts": ["mail.tailspintoys.com"],
+            "RecipientDomains": [],
+            "TlsSettings": "DomainValidation",
+            "TlsDomain": "mail.tailspintoys.com",
+            "IsTransportRuleScoped": False,
+            "RouteAllMessagesViaOnPremises": False,
+            "CloudServicesMailEnabled": True,
+            "AllAcceptedDomains": False,
+            "WhenCreatedUTC": "2023-03-14T09:13:02Z",
+            "WhenChangedUTC": "2023-03-14T09:13:02Z",
+        }
+    ]
+
+
+# --- Exchange: mailboxes -------------------------------------------------------------------
+
+US_STAFF = [
+    "alice.nguyen", "bob.fischer", "carol.diaz", "dave.okafor", "erin.walsh", "frank.li",
+    "grace.kim", "heidi.brown", "ivan.petrov", "judy.moreau", "mallory.stone", "oscar.reyes",
+    "peggy.olson", "quentin.hale", "rosa.lima", "sam.turner", "tina.weiss", "umar.shah",
+    "victor.ames", "wendy.cho", "xavier.roux", "yara.haddad", "zoe.park", "aaron.bell",
+    "bianca.costa", "caleb.moss", "dina.farah", "eli.brooks",
+]
+UK_STAFF = [
+    "fiona.hughes", "george.evans", "harriet.price", "ian.morgan", "jessica.lloyd",
+    "kieran.walsh", "lucy.bennett", "mark.dawson",
+]
+SHARED = ["info", "sales", "support", "careers", "press"]
+
+
+def mailboxes() -> list[dict]:
+    boxes = []
+    for name in US_STAFF:
+        boxes.append(
+            {
+                "PrimarySmtpAddress": f"{name}@tailspintoys.com",
+                "EmailAddresses": [
+                    f"SMTP:{name}@tailspintoys.com",
+                    f"smtp:{name}@tailspintoys.onmicrosoft.com",
+                    f"X500:/o=ExchangeLabs/ou=Exchange Administrative Group/cn=Recipients/cn={name}",
+                ],
+                "RecipientTypeDetails": "UserMailbox",
+                "ForwardingAddress": None,
+                "ForwardingSmtpAddress": None,
+                "DeliverToMailboxAndForward": False,
+            }
+        )
+    for name in UK_STAFF:
+        boxes.append(
+            {
+                "PrimarySmtpAddress": f"{name}@tailspin.co.uk",
+                "EmailAddresses": [
+                    f"SMTP:{name}@tailspin.co.uk",
+                    f"smtp:{name}@tailspintoys.com",
+                    f"smtp:{name}@tailspintoys.onmicrosoft.com",
+                ],
+                "RecipientTypeDetails": "UserMailbox",
+                "ForwardingAddress": None,
+                "ForwardingSmtpAddress": None,
+                "DeliverToMailboxAndForward": False,
+            }
+        )
+    for name in SHARED:
+        boxes.append(
+            {
+                "PrimarySmtpAddress": f"{name}@tailspintoys.com",
+                "EmailAddresses": [
+                    f"SMTP:{name}@tailspintoys.com",
+                    f"smtp:{name}@tailspintoys.onmicrosoft.com",
+                ],
+                "RecipientTypeDetails": "SharedMailbox",
+                "ForwardingAddress": None,
+                "ForwardingSmtpAddress": None,
+                "DeliverToMailboxAndForward": False,
+            }
+        )
+    boxes.append(
+        {
+            # planted: a proxy address left behind when oldtailspin.com was removed
+            "PrimarySmtpAddress": "legacy.archive@tailspintoys.com",
+            "EmailAddresses": [
+                "SMTP:legacy.archive@tailspintoys.com",
+                "smtp:archive@oldtailspin.com",
+                "smtp:legacy.archive@tailspintoys.onmicrosoft.com",
+            ],
+            "RecipientTypeDetails": "SharedMailbox",
+            "ForwardingAddress": None,
+            "ForwardingSmtpAddress": None,
+            "DeliverToMailboxAndForward": False,
+        }
+    )
+    events = {
+        "PrimarySmtpAddress": "hello@tailspin-events.com",
+        "EmailAddresses": [
+            "SMTP:hello@tailspin-events.com",
+            "smtp:hello@tailspintoys.onmicrosoft.com",
+        ],
+        "RecipientTypeDetails": "SharedMailbox",
+        "ForwardingAddress": None,
+        "ForwardingSmtpAddress": None,
+        "DeliverToMailboxAndForward": False,
+    }
+    boxes.append(events)
+    return sorted(boxes, key=lambda b: b["PrimarySmtpAddress"])
+
+
+# --- Exchange: message trace, aggregated ---------------------------------------------------
+
+def message_trace() -> dict:
+    def row(domain, ip, outbound, count, first="2026-11-13T06:02:11Z", last="2026-11-20T05:58:40Z"):
+        return {
+            "SenderDomain": domain,
+            "FromIP": ip,
+            "Outbound": outbound,
+            "MessageCount": count,
+            "FirstReceived": first,
+            "LastReceived": last,
+        }
+
+    return {
+        "StartDate": TRACE_START,
+        "EndDate": COLLECTED,
+        "Aggregates": [
+            row("tailspintoys.com", None, True, 8412),
+            row("tailspintoys.com", None, False, 15230),
+            row("tailspintoys.com", "203.0.113.25", True, 1206),
+            row("tailspin.co.uk", None, True, 2950),
+            row("shop.tailspin.co.uk", "203.0.113.26", True, 311),
+            row("tailspintoys.onmicrosoft.com", None, True, 14),
+            row("tailspin-events.com", None, True, 77),
+            row("contosopayroll.com", "40.92.18.20", False, 48),
+            row("gmail.com", "209.85.220.41", False, 530),
+            row("outlook.com", "40.92.10.11", False, 402),
+            # planted: the on-premises server relays a domain that is accepted but unverified
+            row("wingtipdirect.com", "203.0.113.25", True, 120),
+            # planted: spam relayed through the rogue connector's range
+            row("wingtip-promo.net", "198.51.100.77", True, 1842,
+                first="2026-11-17T03:10:05Z", last="2026-11-20T05:41:12Z"),
+        ],
+    }
+
+
+# --- Entra ID: roles, groups, MFA ----------------------------------------------------------
+
+def sp(name: str) -> dict:
+    return {
+        "@odata.type": "#microsoft.graph.servicePrincipal",
+        "id": oid(f"sp/{name}"),
+        "displayName": name,
+        "appId": oid(f"app/{name}"),
+    }
+
+
+HELPDESK_GROUP = {
+    "@odata.type": "#microsoft.graph.group",
+    "id": oid("group/SG-Helpdesk-Admins"),
+    "displayName": "SG-Helpdesk-Admins",
+}
+
+ACTIVE = [
+    ("alice.nguyen@tailspintoys.com", "ga"),
+    ("bob.fischer@tailspintoys.com", "ga"),
+    ("bg-admin1@tailspintoys.onmicrosoft.com", "ga"),
+    ("bg-admin2@tailspintoys.onmicrosoft.com", "ga"),
+    ("carol.diaz@tailspintoys.com", "exchange"),
+    ("dave.okafor@tailspintoys.com", "exchange"),
+    ("heidi.brown@tailspintoys.com", "user_admin"),
+    ("ivan.petrov@tailspintoys.com", "security_reader"),
+    ("mallory.stone@tailspintoys.com", "priv_auth"),
+    ("oscar.reyes@tailspintoys.com", "message_center_reader"),
+]
+ELIGIBLE = [
+    ("erin.walsh@tailspintoys.com", "security_admin"),
+    ("judy.moreau@tailspintoys.com", "global_reader"),
+    ("alice.nguyen@tailspintoys.com", "pra"),
+]
+HELPDESK_MEMBERS = ["frank.li@tailspintoys.com", "grace.kim@tailspintoys.com"]
+NOT_REGISTERED = {
+    "bob.fischer@tailspintoys.com",
+    "bg-admin1@tailspintoys.onmicrosoft.com",
+    "erin.walsh@tailspintoys.com",
+    "grace.kim@tailspintoys.com",
+    "oscar.reyes@tailspintoys.com",
+}
+
+
+def role_assignments() -> list[dict]:
+    out = []
+    for upn, role in ACTIVE:
+        principal = user(upn)
+        out.append(
+            {
+                "id": oid(f"assignment/{upn}/{role}"),
+                "roleDefinitionId": ROLE[role],
+                "principalId": principal["id"],
+                "directoryScopeId": "/",
+                "principal": principal,
+            }
+        )
+    out.append(
+        {
+            "id": oid("assignment/helpdesk-group"),
+            "roleDefinitionId": ROLE["helpdesk"],
+            "principalId": HELPDESK_GROUP["id"],
+            "directoryScopeId": "/",
+            "principal": HELPDESK_GROUP,
+        }
+    )
+    migration = sp("Mail Migration Service")
+    out.append(
+        {
+            "id": oid("assignment/sp-migration"),
+            "roleDefinitionId": ROLE["exchange"],
+            "principalId": migration["id"],
+            "directoryScopeId": "/",
+            "principal": migration,
+        }
+    )
+    return sorted(out, key=lambda a: a["id"])
+
+
+def role_eligibility() -> list[dict]:
+    out = []
+    for upn, role in ELIGIBLE:
+        principal = user(upn)
+        out.append(
+            {
+                "id": oid(f"eligibility/{upn}/{role}"),
+                "roleDefinitionId": ROLE[role],
+                "principalId": principal["id"],
+                "directoryScopeId": "/",
+                "principal": principal,
+            }
+        )
+    return sorted(out, key=lambda a: a["id"])
+
+
+def group_members() -> list[dict]:
+    return [
+        {
+            "id": HELPDESK_GROUP["id"],
+            "displayName": HELPDESK_GROUP["displayName"],
+            "members": [user(upn) for upn in HELPDESK_MEMBERS],
+        }
+    ]
+
+
+def registration_details() -> list[dict]:
+    upns = sorted({u for u, _ in ACTIVE} | {u for u, _ in ELIGIBLE} | set(HELPDESK_MEMBERS))
+    upns += ["peggy.olson@tailspintoys.com", "fiona.hughes@tailspin.co.uk"]
+    out = []
+    for upn in upns:
+        registered = upn not in NOT_REGISTERED
+        out.append(
+            {
+                "id": oid(upn),
+                "userPrincipalName": upn,
+                "userDisplayName": user(upn)["displayName"],
+                "userType": "member",
+                "isAdmin": upn not in ("peggy.olson@tailspintoys.com", "fiona.hughes@tailspin.co.uk"),
+                "isMfaRegistered": registered,
+                "isMfaCapable": registered,
+                "methodsRegistered": ["microsoftAuthenticatorPush", "softwareOneTimePasscode"]
+                if registered
+                else [],
+            }
+        )
+    return out
+
+
+def conditional_access() -> list[dict]:
+    admin_roles = [ROLE[r] for r in (
+        "ga", "exchange", "exchange_recipient", "security_admin", "helpdesk", "user_admin",
+        "security_reader", "global_reader", "pra",
+    )]
+
+    def policy(name, state, users, grant, apps=("All",), client=("all",), locations=None):
+        conditions = {
+            "users": {
+                "includeUsers": [],
+                "excludeUsers": [],
+                "includeGroups": [],
+                "excludeGroups": [],
+                "includeRoles": [],
+                "excludeRoles": [],
+                **users,
+            },
+            "applications": {"includeApplications": list(apps), "excludeApplications": []},
+            "clientAppTypes": list(client),
+        }
+        if locations:
+            conditions["locations"] = locations
+        return {
+            "id": oid(f"ca/{name}"),
+            "displayName": name,
+            "state": state,
+            "conditions": conditions,
+            "grantControls": {"operator": "OR", "builtInControls": grant,
+                              "authenticationStrength": None},
+        }
+
+    return [
+        policy(
+            "CA001 Require MFA for administrators",
+            "enabled",
+            {
+                "includeRoles": admin_roles,
+                "excludeUsers": [
+                    oid("bg-admin1@tailspintoys.onmicrosoft.com"),
+                    oid("bg-admin2@tailspintoys.onmicrosoft.com"),
+                    oid("dave.okafor@tailspintoys.com"),  # planted: excluded "temporarily"
+                ],
+            },
+            ["mfa"],
+        ),
+        policy(
+            "CA002 Require MFA for all users",
+            "enabledForReportingButNotEnforced",
+            {"includeUsers": ["All"], "excludeUsers": [oid("bg-admin1@tailspintoys.onmicrosoft.com")]},
+            ["mfa"],
+        ),
+        policy(
+            "CA003 Block legacy authentication",
+            "enabled",
+            {"includeUsers": ["All"]},
+            ["block"],
+            client=("exchangeActiveSync", "other"),
+        ),
+        policy(
+            "CA004 Require MFA outside trusted locations",
+            "enabled",
+            {"includeUsers": ["All"], "excludeUsers": [oid("bg-admin1@tailspintoys.onmicrosoft.com")]},
+            ["mfa"],
+            locations={"includeLocations": ["All"], "excludeLocations": ["AllTrusted"]},
+        ),
+    ]
+
+
+def build() -> dict:
+    return {
+        "schema": "m365-mail-auditor/snapshot",
+        "schemaVersion": 1,
+        "tool": {"name": "m365-mail-auditor", "version": "demo"},
+        "tenant": {
+            "id": TENANT_ID,
+            "displayName": "Tailspin Toys (demo)",
+            "defaultDomain": "tailspintoys.com",
+            "cloud": "global",
+        },
+        "collectedAt": COLLECTED,
+        "sources": {
+            "graph.organization": source([{"id": TENANT_ID, "displayName": "Tailspin Toys (demo)"}]),
+            "graph.domains": source(graph_domains()),
+            "graph.roleAssignments": source(role_assignments()),
+            "graph.roleEligibilitySchedules": source(role_eligibility()),
+            "graph.groupMembers": source(group_members()),
+            "graph.userRegistrationDetails": source(registration_details()),
+            "graph.conditionalAccessPolicies": source(conditional_access()),
+            "graph.securityDefaults": source({"id": "00000000-0000-0000-0000-000000000000",
+                                              "isEnabled": False}),
+            "exchange.acceptedDomains": source(accepted_domains()),
+            "exchange.inboundConnectors": source(inbound_connectors()),
+            "exchange.outboundConnectors": source(outbound_connectors()),
+            "exchange.mailboxes": source(mailboxes()),
+            "exchange.messageTrace": source(message_trace()),
+        },
+    }
+
+
+def render() -> str:
+    return json.dumps(build(), indent=2, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":
+    OUT.write_text(render(), encoding="utf-8")
+    print(f"wrote {OUT.relative_to(ROOT)}", file=sys.stderr)

@@ -136,7 +136,9 @@ def _refuse_duplicates(label: str, document: Mapping[str, Any]) -> None:
     for i, w in enumerate(document.get("waivers", [])):
         key2 = (w["check"], w["resource"])
         if key2 in waiver_keys:
-            problems.append((label, f"$.waivers[{i}]", f"duplicate of $.waivers[{waiver_keys[key2]}]"))
+            problems.append(
+                (label, f"$.waivers[{i}]", f"duplicate of $.waivers[{waiver_keys[key2]}]")
+            )
         waiver_keys.setdefault(key2, i)
     if problems:
         raise AuditInputError(problems)
@@ -193,7 +195,9 @@ def _approve(record: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]
     return entry
 
 
-def approve_snapshot(snapshot: Any, template: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+def approve_snapshot(
+    snapshot: Any, template: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
     """A baseline that approves what the snapshot shows, with the template's thresholds and
     settings; and the sources that could not be approved because they were not collected."""
     document: dict[str, Any] = {

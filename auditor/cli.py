@@ -47,7 +47,8 @@ def _parser() -> argparse.ArgumentParser:
         "--baseline",
         type=Path,
         metavar="FILE",
-        help="the approved state (default: the demo's with --demo, else baselines/recommended.json)",
+        help="the approved state (default: the demo's with --demo, "
+        "else baselines/recommended.json)",
     )
     run.add_argument("--format", choices=sorted(RENDERERS), default="table")
     run.add_argument("-o", "--output", type=Path, metavar="FILE", help="write here, not stdout")

@@ -19,7 +19,7 @@ from auditor.model import (
     WaiverState,
 )
 from auditor.registry import Check
-from auditor.snapshot import Snapshot
+from auditor.snapshot import Snapshot, thaw
 from auditor.timeutil import format_time
 
 _JUDGED = (Status.PASS, Status.FAIL, Status.ERROR)
@@ -97,6 +97,8 @@ def run_check(item: Check, snapshot: Snapshot, baseline: Baseline) -> CheckOutco
             return error(f"the check yielded resource {result.resource!r} twice")
         seen.add(result.resource)
 
+    # Evidence may hold views of the frozen snapshot; reports need plain JSON values.
+    results = [replace(r, evidence=thaw(r.evidence)) for r in results]
     if setting.severity is not None:
         # The admin's severity is authoritative over the check's own per-result escalations.
         results = [replace(r, severity=None) for r in results]

@@ -151,4 +151,10 @@ class DomainIndex:
 
 
 def plural(count: int, word: str) -> str:
-    return f"{count:,} {word}" if count == 1 else f"{count:,} {word}s"
+    if count == 1:
+        return f"{count:,} {word}"
+    if word.endswith(("s", "x", "ch", "sh")):
+        return f"{count:,} {word}es"
+    if word.endswith("y") and word[-2:-1] not in "aeiou":
+        return f"{count:,} {word[:-1]}ies"
+    return f"{count:,} {word}s"

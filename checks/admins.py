@@ -80,10 +80,15 @@ def _limits(policy: Mapping[str, Any]) -> list[str]:
     if "All" not in (apps.get("includeApplications") or ()):
         limits.append("not all cloud apps")
     client_types = set(conditions.get("clientAppTypes") or ())
-    if client_types and "all" not in client_types and not {
-        "browser",
-        "mobileAppsAndDesktopClients",
-    } <= client_types:
+    if (
+        client_types
+        and "all" not in client_types
+        and not {
+            "browser",
+            "mobileAppsAndDesktopClients",
+        }
+        <= client_types
+    ):
         limits.append("not all client apps")
     locations = conditions.get("locations") or {}
     if locations.get("excludeLocations") or (
@@ -270,9 +275,7 @@ def admins_without_mfa(ctx: CheckContext) -> Iterator[Result]:
             )
             continue
         registered = bool(details["isMfaRegistered"])
-        coverage = _coverage(
-            principal, member_of.get(principal.id, set()), policies, set(groups)
-        )
+        coverage = _coverage(principal, member_of.get(principal.id, set()), policies, set(groups))
         evidence.update(
             isMfaRegistered=registered,
             methodsRegistered=list(details.get("methodsRegistered") or ()),
@@ -308,8 +311,10 @@ def admins_without_mfa(ctx: CheckContext) -> Iterator[Result]:
                 resource, Status.FAIL, f"holds {', '.join(roles)}; {'; '.join(problems)}", evidence
             )
         else:
-            by = "security defaults" if security_defaults else ", ".join(
-                repr(p) for p in coverage.requiring
+            by = (
+                "security defaults"
+                if security_defaults
+                else ", ".join(repr(p) for p in coverage.requiring)
             )
             yield Result(
                 resource,

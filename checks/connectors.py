@@ -112,7 +112,10 @@ def inbound_connector_drift(ctx: CheckContext) -> Iterator[Result]:
                 Status.FAIL,
                 f"not in the baseline: {state} {found.get('ConnectorType')} connector accepting "
                 f"from {addresses}, created {found.get('WhenCreatedUTC') or 'at an unknown time'}",
-                {prop: found.get(prop) for prop in (*_COMPARED, "WhenCreatedUTC", "WhenChangedUTC")},
+                {
+                    prop: found.get(prop)
+                    for prop in (*_COMPARED, "WhenCreatedUTC", "WhenChangedUTC")
+                },
                 severity=Severity.CRITICAL if risky else None,
             )
             continue
@@ -179,7 +182,9 @@ def risky_inbound_connectors(ctx: CheckContext) -> Iterator[Result]:
             connector.get("ConnectorType") == "OnPremises" and not entries and not certificate
         )
         if unidentified:
-            risks.append("on-premises connector restricted neither by IP address nor by certificate")
+            risks.append(
+                "on-premises connector restricted neither by IP address nor by certificate"
+            )
         if any(is_wildcard(d) for d in domains) and not connector.get(
             "RestrictDomainsToIPAddresses"
         ):

@@ -78,7 +78,9 @@ class _Sightings:
                 f"({'; '.join(sources)}{extra})"
             )
         if self.connectors:
-            parts.append(f"in SenderDomains of inbound connector {', '.join(sorted(self.connectors))}")
+            parts.append(
+                f"in SenderDomains of inbound connector {', '.join(sorted(self.connectors))}"
+            )
         if self.mailboxes:
             parts.append(f"on {plural(len(self.mailboxes), 'mailbox address')}")
         return "; ".join(parts)

@@ -91,8 +91,12 @@ def graph_domains() -> list[dict]:
 
     return [
         entry("tailspintoys.com", True, ["Email", "OfficeCommunicationsOnline"], default=True),
-        entry("tailspintoys.onmicrosoft.com", True, ["Email", "OfficeCommunicationsOnline"],
-              initial=True),
+        entry(
+            "tailspintoys.onmicrosoft.com",
+            True,
+            ["Email", "OfficeCommunicationsOnline"],
+            initial=True,
+        ),
         entry("tailspin.co.uk", True, ["Email"]),
         entry("wingtipdirect.com", False, []),
         entry("tailspin-events.com", True, ["Email"]),
@@ -100,6 +104,7 @@ def graph_domains() -> list[dict]:
 
 
 # --- Exchange: connectors ------------------------------------------------------------------
+
 
 def inbound_connectors() -> list[dict]:
     base = {
@@ -210,15 +215,44 @@ def outbound_connectors() -> list[dict]:
 # --- Exchange: mailboxes -------------------------------------------------------------------
 
 US_STAFF = [
-    "alice.nguyen", "bob.fischer", "carol.diaz", "dave.okafor", "erin.walsh", "frank.li",
-    "grace.kim", "heidi.brown", "ivan.petrov", "judy.moreau", "mallory.stone", "oscar.reyes",
-    "peggy.olson", "quentin.hale", "rosa.lima", "sam.turner", "tina.weiss", "umar.shah",
-    "victor.ames", "wendy.cho", "xavier.roux", "yara.haddad", "zoe.park", "aaron.bell",
-    "bianca.costa", "caleb.moss", "dina.farah", "eli.brooks",
+    "alice.nguyen",
+    "bob.fischer",
+    "carol.diaz",
+    "dave.okafor",
+    "erin.walsh",
+    "frank.li",
+    "grace.kim",
+    "heidi.brown",
+    "ivan.petrov",
+    "judy.moreau",
+    "mallory.stone",
+    "oscar.reyes",
+    "peggy.olson",
+    "quentin.hale",
+    "rosa.lima",
+    "sam.turner",
+    "tina.weiss",
+    "umar.shah",
+    "victor.ames",
+    "wendy.cho",
+    "xavier.roux",
+    "yara.haddad",
+    "zoe.park",
+    "aaron.bell",
+    "bianca.costa",
+    "caleb.moss",
+    "dina.farah",
+    "eli.brooks",
 ]
 UK_STAFF = [
-    "fiona.hughes", "george.evans", "harriet.price", "ian.morgan", "jessica.lloyd",
-    "kieran.walsh", "lucy.bennett", "mark.dawson",
+    "fiona.hughes",
+    "george.evans",
+    "harriet.price",
+    "ian.morgan",
+    "jessica.lloyd",
+    "kieran.walsh",
+    "lucy.bennett",
+    "mark.dawson",
 ]
 SHARED = ["info", "sales", "support", "careers", "press"]
 
@@ -232,7 +266,8 @@ def mailboxes() -> list[dict]:
                 "EmailAddresses": [
                     f"SMTP:{name}@tailspintoys.com",
                     f"smtp:{name}@tailspintoys.onmicrosoft.com",
-                    f"X500:/o=ExchangeLabs/ou=Exchange Administrative Group/cn=Recipients/cn={name}",
+                    f"X500:/o=ExchangeLabs/ou=Exchange Administrative Group"
+                    f"/cn=Recipients/cn={name}",
                 ],
                 "RecipientTypeDetails": "UserMailbox",
                 "ForwardingAddress": None,
@@ -301,6 +336,7 @@ def mailboxes() -> list[dict]:
 
 # --- Exchange: message trace, aggregated ---------------------------------------------------
 
+
 def message_trace() -> dict:
     def row(domain, ip, outbound, count, first="2026-11-13T06:02:11Z", last="2026-11-20T05:58:40Z"):
         return {
@@ -329,13 +365,20 @@ def message_trace() -> dict:
             # planted: the on-premises server relays a domain that is accepted but unverified
             row("wingtipdirect.com", "203.0.113.25", True, 120),
             # planted: spam relayed through the rogue connector's range
-            row("wingtip-promo.net", "198.51.100.77", True, 1842,
-                first="2026-11-17T03:10:05Z", last="2026-11-20T05:41:12Z"),
+            row(
+                "wingtip-promo.net",
+                "198.51.100.77",
+                True,
+                1842,
+                first="2026-11-17T03:10:05Z",
+                last="2026-11-20T05:41:12Z",
+            ),
         ],
     }
 
 
 # --- Entra ID: roles, groups, MFA ----------------------------------------------------------
+
 
 def sp(name: str) -> dict:
     return {
@@ -452,7 +495,8 @@ def registration_details() -> list[dict]:
                 "userPrincipalName": upn,
                 "userDisplayName": user(upn)["displayName"],
                 "userType": "member",
-                "isAdmin": upn not in ("peggy.olson@tailspintoys.com", "fiona.hughes@tailspin.co.uk"),
+                "isAdmin": upn
+                not in ("peggy.olson@tailspintoys.com", "fiona.hughes@tailspin.co.uk"),
                 "isMfaRegistered": registered,
                 "isMfaCapable": registered,
                 "methodsRegistered": ["microsoftAuthenticatorPush", "softwareOneTimePasscode"]
@@ -464,10 +508,20 @@ def registration_details() -> list[dict]:
 
 
 def conditional_access() -> list[dict]:
-    admin_roles = [ROLE[r] for r in (
-        "ga", "exchange", "exchange_recipient", "security_admin", "helpdesk", "user_admin",
-        "security_reader", "global_reader", "pra",
-    )]
+    admin_roles = [
+        ROLE[r]
+        for r in (
+            "ga",
+            "exchange",
+            "exchange_recipient",
+            "security_admin",
+            "helpdesk",
+            "user_admin",
+            "security_reader",
+            "global_reader",
+            "pra",
+        )
+    ]
 
     def policy(name, state, users, grant, apps=("All",), client=("all",), locations=None):
         conditions = {
@@ -490,8 +544,11 @@ def conditional_access() -> list[dict]:
             "displayName": name,
             "state": state,
             "conditions": conditions,
-            "grantControls": {"operator": "OR", "builtInControls": grant,
-                              "authenticationStrength": None},
+            "grantControls": {
+                "operator": "OR",
+                "builtInControls": grant,
+                "authenticationStrength": None,
+            },
         }
 
     return [
@@ -511,7 +568,10 @@ def conditional_access() -> list[dict]:
         policy(
             "CA002 Require MFA for all users",
             "enabledForReportingButNotEnforced",
-            {"includeUsers": ["All"], "excludeUsers": [oid("bg-admin1@tailspintoys.onmicrosoft.com")]},
+            {
+                "includeUsers": ["All"],
+                "excludeUsers": [oid("bg-admin1@tailspintoys.onmicrosoft.com")],
+            },
             ["mfa"],
         ),
         policy(
@@ -524,7 +584,10 @@ def conditional_access() -> list[dict]:
         policy(
             "CA004 Require MFA outside trusted locations",
             "enabled",
-            {"includeUsers": ["All"], "excludeUsers": [oid("bg-admin1@tailspintoys.onmicrosoft.com")]},
+            {
+                "includeUsers": ["All"],
+                "excludeUsers": [oid("bg-admin1@tailspintoys.onmicrosoft.com")],
+            },
             ["mfa"],
             locations={"includeLocations": ["All"], "excludeLocations": ["AllTrusted"]},
         ),
@@ -544,15 +607,18 @@ def build() -> dict:
         },
         "collectedAt": COLLECTED,
         "sources": {
-            "graph.organization": source([{"id": TENANT_ID, "displayName": "Tailspin Toys (demo)"}]),
+            "graph.organization": source(
+                [{"id": TENANT_ID, "displayName": "Tailspin Toys (demo)"}]
+            ),
             "graph.domains": source(graph_domains()),
             "graph.roleAssignments": source(role_assignments()),
             "graph.roleEligibilitySchedules": source(role_eligibility()),
             "graph.groupMembers": source(group_members()),
             "graph.userRegistrationDetails": source(registration_details()),
             "graph.conditionalAccessPolicies": source(conditional_access()),
-            "graph.securityDefaults": source({"id": "00000000-0000-0000-0000-000000000000",
-                                              "isEnabled": False}),
+            "graph.securityDefaults": source(
+                {"id": "00000000-0000-0000-0000-000000000000", "isEnabled": False}
+            ),
             "exchange.acceptedDomains": source(accepted_domains()),
             "exchange.inboundConnectors": source(inbound_connectors()),
             "exchange.outboundConnectors": source(outbound_connectors()),

@@ -1,0 +1,347 @@
+"""The real CLI as a subprocess: the demo, every output format, bad input, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from auditor import jsonio
+from auditor.cli import DEMO_BASELINE, DEMO_SNAPSHOT
+from auditor.reports.json_report import SCHEMA_PATH
+
+REPORT_SCHEMA = jsonio.load_schema(SCHEMA_PATH)
+
+# Every result of the demo tenant that is not a pass, pinned (docs/demo-tenant.md).
+DEMO_FINDINGS = {
+    "ADM-001": {
+        "user:bg-admin2@tailspintoys.onmicrosoft.com": "fail",
+        "user:bob.fischer@tailspintoys.com": "fail",
+        "user:dave.okafor@tailspintoys.com": "fail",
+        "user:erin.walsh@tailspintoys.com": "fail",
+        "user:grace.kim@tailspintoys.com": "fail",
+        "user:mallory.stone@tailspintoys.com": "fail",
+    },
+    "CONN-001": {
+        "connector:On-Prem Hybrid": "fail",
+        "connector:Partner - Fabrikam Logistics": "fail",
+        "connector:Relay-Backup": "fail",
+    },
+    "CONN-002": {"connector:Relay-Backup": "fail", "connector:Scanner Relay": "waived"},
+    "DOM-001": {
+        "connector:Relay-Backup": "fail",
+        "domain:oldtailspin.com": "fail",
+        "domain:wingtip-promo.net": "fail",
+        "domain:wingtipdirect.com": "fail",
+    },
+    "DOM-002": {
+        "domain:tailspin-events.com": "fail",
+        "domain:tailspin.de": "fail",
+        "domain:wingtipdirect.com": "fail",
+    },
+}
+DEMO_PASSES = {
+    "ADM-001": {
+        "servicePrincipal:Mail Migration Service",
+        "user:alice.nguyen@tailspintoys.com",
+        "user:bg-admin1@tailspintoys.onmicrosoft.com",
+        "user:carol.diaz@tailspintoys.com",
+        "user:frank.li@tailspintoys.com",
+        "user:heidi.brown@tailspintoys.com",
+        "user:ivan.petrov@tailspintoys.com",
+        "user:judy.moreau@tailspintoys.com",
+    },
+    "CONN-001": {"connector:Partner - Contoso Payroll", "connector:Scanner Relay"},
+    "CONN-002": {"connector:On-Prem Hybrid", "connector:Partner - Contoso Payroll"},
+    "DOM-001": {
+        "domain:shop.tailspin.co.uk",
+        "domain:tailspin-events.com",
+        "domain:tailspin.co.uk",
+        "domain:tailspintoys.com",
+        "domain:tailspintoys.onmicrosoft.com",
+    },
+    "DOM-002": {
+        "domain:tailspin.co.uk",
+        "domain:tailspintoys.com",
+        "domain:tailspintoys.onmicrosoft.com",
+    },
+}
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "M365_AUDIT_DEBUG"}
+    return subprocess.run(
+        [sys.executable, "-m", "auditor", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+        env=env,
+    )
+
+
+def findings(report: dict) -> dict[str, dict[str, str]]:
+    return {
+        c["id"]: {r["resource"]: r["status"] for r in c["results"] if r["status"] != "pass"}
+        for c in report["checks"]
+    }
+
+
+def passes(report: dict) -> dict[str, set[str]]:
+    return {
+        c["id"]: {r["resource"] for r in c["results"] if r["status"] == "pass"}
+        for c in report["checks"]
+    }
+
+
+@pytest.fixture(scope="module")
+def demo_json() -> dict:
+    done = cli("run", "--demo", "--format", "json")
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == ""
+    return json.loads(done.stdout)
+
+
+class TestDemo:
+    def test_table_report_and_exit_code(self):
+        done = cli("run", "--demo")
+        assert done.returncode == 1
+        lines = done.stdout.splitlines()
+        assert lines[0].startswith("m365-mail-auditor ")
+        assert lines[2].startswith("Summary: FAIL: 5 checks: 0 passed, 5 failed, 0 errored")
+        assert "- connector:Relay-Backup (FAIL critical): not in the baseline" in done.stdout
+        assert "Remediation: An inbound connector nobody approved" in done.stdout
+        assert "DOM-002 domain:tailspin-events.com: expired on 2026-06-30" in done.stdout
+        assert done.stderr == ""
+
+    def test_json_report_validates_against_its_schema(self, demo_json):
+        jsonio.validate(REPORT_SCHEMA, demo_json, "report")
+
+    def test_pinned_findings(self, demo_json):
+        assert findings(demo_json) == DEMO_FINDINGS
+        assert passes(demo_json) == DEMO_PASSES
+        assert demo_json["summary"]["results"] == {
+            "total": 38,
+            "pass": 20,
+            "fail": 17,
+            "error": 0,
+            "waived": 1,
+        }
+
+    def test_report_identifies_inputs(self, demo_json):
+        assert demo_json["tenant"]["id"] == "6f0c3b8e-2d4a-4c1e-9b7f-5a3d2e1c0b9a"
+        assert demo_json["collectedAt"] == "2026-11-20T06:00:00Z"
+        assert demo_json["baseline"] == {
+            "path": "demo:baseline.json",
+            "sha256": jsonio.sha256(DEMO_BASELINE.read_bytes()),
+        }
+        assert demo_json["snapshot"]["sha256"] == jsonio.sha256(DEMO_SNAPSHOT.read_bytes())
+
+    def test_evidence_names_source_ips_and_counts(self, demo_json):
+        dom = next(c for c in demo_json["checks"] if c["id"] == "DOM-001")
+        promo = next(r for r in dom["results"] if r["resource"] == "domain:wingtip-promo.net")
+        assert promo["evidence"]["messageTrace"]["sources"] == [
+            {"fromIP": "198.51.100.77", "messages": 1842, "inboundConnector": "Relay-Backup"}
+        ]
+
+    def test_ndjson_has_one_flat_line_per_result(self, demo_json):
+        done = cli("run", "--demo", "--format", "ndjson")
+        assert done.returncode == 1
+        events = [json.loads(line) for line in done.stdout.splitlines()]
+        assert len(events) == demo_json["summary"]["results"]["total"]
+        for event in events:
+            assert all(not isinstance(v, dict) for v in event.values())
+            assert event["tenantId"] == demo_json["tenant"]["id"]
+        rogue = [e for e in events if e["resource"] == "connector:Relay-Backup"]
+        assert {(e["checkId"], e["severity"]) for e in rogue} == {
+            ("CONN-001", "critical"),
+            ("CONN-002", "high"),
+            ("DOM-001", "high"),
+        }
+
+    @pytest.mark.parametrize("fmt", ["table", "json", "ndjson"])
+    def test_two_runs_are_identical_but_for_the_run_time(self, fmt):
+        first, second = (cli("run", "--demo", "--format", fmt).stdout for _ in range(2))
+
+        def strip(text: str) -> list[str]:
+            return (
+                [
+                    line
+                    for line in text.splitlines()
+                    if "audited 20" not in line and '"startedAt"' not in line
+                ]
+                if fmt != "ndjson"
+                else [
+                    json.dumps({k: v for k, v in json.loads(x).items() if k != "time"})
+                    for x in text.splitlines()
+                ]
+            )
+
+        assert strip(first) == strip(second)
+
+    def test_output_file_is_private_and_written_whole(self, tmp_path):
+        target = tmp_path / "report.json"
+        done = cli("run", "--demo", "--format", "json", "-o", str(target))
+        assert done.returncode == 1 and done.stdout == ""
+        assert stat.S_IMODE(target.stat().st_mode) == 0o600
+        assert json.loads(target.read_text())["status"] == "fail"
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
+
+    def test_check_selection_and_fail_on(self):
+        only = cli("run", "--demo", "--format", "json", "--check", "DOM-002")
+        assert [c["id"] for c in json.loads(only.stdout)["checks"]] == ["DOM-002"]
+        assert only.returncode == 1
+        # DOM-002 is medium: failures below --fail-on high do not fail the run.
+        assert cli("run", "--demo", "--check", "DOM-002", "--fail-on", "high").returncode == 0
+
+    def test_console_script_is_installed(self):
+        script = Path(sys.executable).parent / "m365-audit"
+        if not script.exists():
+            pytest.fail(f"console script not installed next to {sys.executable}")
+        done = subprocess.run([str(script), "--version"], capture_output=True, text=True)
+        assert done.returncode == 0 and done.stdout.startswith("m365-audit ")
+
+
+class TestBaselineInit:
+    def test_init_approves_the_snapshot_so_drift_checks_pass(self, tmp_path):
+        baseline = tmp_path / "baseline.json"
+        done = cli("baseline", "init", "--snapshot", str(DEMO_SNAPSHOT), "-o", str(baseline))
+        assert done.returncode == 0, done.stderr
+        assert stat.S_IMODE(baseline.stat().st_mode) == 0o600
+        run = cli(
+            "run",
+            "--snapshot",
+            str(DEMO_SNAPSHOT),
+            "--baseline",
+            str(baseline),
+            "--format",
+            "json",
+            "--check",
+            "CONN-001",
+            "--check",
+            "DOM-002",
+        )
+        report = json.loads(run.stdout)
+        statuses = {c["id"]: c["counts"] for c in report["checks"]}
+        assert statuses["CONN-001"]["fail"] == 0 and statuses["CONN-001"]["pass"] == 4
+        # Approval cannot verify a domain: the unverified one still fails.
+        assert findings(report)["DOM-002"] == {"domain:wingtipdirect.com": "fail"}
+
+    def test_init_refuses_to_overwrite(self, tmp_path):
+        target = tmp_path / "baseline.json"
+        target.write_text("{}")
+        done = cli("baseline", "init", "--snapshot", str(DEMO_SNAPSHOT), "-o", str(target))
+        assert done.returncode == 2
+        assert "exists; pass --force" in done.stderr
+        assert target.read_text() == "{}"
+
+    def test_init_notes_sources_it_could_not_approve(self, tmp_path):
+        snapshot = json.loads(DEMO_SNAPSHOT.read_text())
+        snapshot["sources"]["exchange.inboundConnectors"] = {
+            "status": "error",
+            "collectedAt": snapshot["collectedAt"],
+            "error": "403 Forbidden",
+        }
+        source = tmp_path / "snap.json"
+        source.write_text(json.dumps(snapshot))
+        done = cli("baseline", "init", "--snapshot", str(source), "-o", str(tmp_path / "b.json"))
+        assert done.returncode == 0
+        assert "$.sources['exchange.inboundConnectors']: not collected" in done.stderr
+        assert "inboundConnectors" not in json.loads((tmp_path / "b.json").read_text())
+
+
+def write(tmp_path: Path, name: str, content: str | dict) -> Path:
+    path = tmp_path / name
+    path.write_text(content if isinstance(content, str) else json.dumps(content))
+    return path
+
+
+class TestBadInput:
+    def assert_one_line_error(self, done, *expected: str):
+        assert done.returncode == 2
+        assert "Traceback" not in done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert lines == [f"m365-audit: {e}" for e in expected]
+        assert done.stdout == ""
+
+    def test_missing_snapshot(self, tmp_path):
+        missing = tmp_path / "none.json"
+        done = cli("run", "--snapshot", str(missing), "--baseline", str(DEMO_BASELINE))
+        self.assert_one_line_error(done, f"{missing}: $: file not found")
+
+    def test_invalid_json_snapshot(self, tmp_path):
+        path = write(tmp_path, "snap.json", '{"schema": ')
+        done = cli("run", "--snapshot", str(path), "--baseline", str(DEMO_BASELINE))
+        self.assert_one_line_error(
+            done, f"{path}: $: invalid JSON at line 1 column 12: Expecting value"
+        )
+
+    def test_schema_invalid_snapshot(self, tmp_path):
+        doc = json.loads(DEMO_SNAPSHOT.read_text())
+        doc["sources"]["exchange.messageTrace"]["data"]["Aggregates"][3]["MessageCount"] = "many"
+        path = write(tmp_path, "snap.json", doc)
+        done = cli("run", "--snapshot", str(path), "--baseline", str(DEMO_BASELINE))
+        self.assert_one_line_error(
+            done,
+            f"{path}: $.sources['exchange.messageTrace'].data.Aggregates[3].MessageCount: "
+            "'many' is not of type 'integer'",
+        )
+
+    def test_schema_invalid_baseline(self, tmp_path):
+        path = write(
+            tmp_path, "b.json", {"baselineVersion": 1, "thresholds": {"newConnectorDays": "x"}}
+        )
+        done = cli("run", "--demo", "--baseline", str(path))
+        self.assert_one_line_error(
+            done, f"{path}: $.thresholds.newConnectorDays: 'x' is not of type 'integer'"
+        )
+
+    def test_unknown_check_id_in_baseline(self, tmp_path):
+        path = write(
+            tmp_path, "b.json", {"baselineVersion": 1, "checks": {"DOM-404": {"enabled": False}}}
+        )
+        done = cli("run", "--demo", "--baseline", str(path))
+        self.assert_one_line_error(done, f"{path}: $.checks['DOM-404']: unknown check id 'DOM-404'")
+
+    def test_waiver_without_reason(self, tmp_path):
+        waiver = {"check": "DOM-001", "resource": "domain:x", "expires": "2030-01-01"}
+        path = write(tmp_path, "b.json", {"baselineVersion": 1, "waivers": [waiver]})
+        done = cli("run", "--demo", "--baseline", str(path))
+        self.assert_one_line_error(done, f"{path}: $.waivers[0]: 'reason' is a required property")
+
+    def test_unknown_check_on_the_command_line(self):
+        done = cli("run", "--demo", "--check", "NOPE-001")
+        self.assert_one_line_error(done, "unknown check id NOPE-001 (see 'm365-audit checks list')")
+
+    def test_unwritable_output(self, tmp_path):
+        done = cli("run", "--demo", "-o", str(tmp_path / "no" / "such" / "dir" / "r.txt"))
+        assert done.returncode == 2
+        assert "Traceback" not in done.stderr
+        assert "No such file or directory" in done.stderr
+
+    def test_snapshot_without_baseline_warns_and_uses_recommended(self):
+        done = cli("run", "--snapshot", str(DEMO_SNAPSHOT), "--format", "json")
+        assert "judging against the recommended baseline" in done.stderr
+        assert done.returncode == 1
+        assert json.loads(done.stdout)["baseline"]["path"].endswith("recommended.json")
+
+
+class TestChecksList:
+    def test_table_lists_every_check_and_source_permission(self):
+        done = cli("checks", "list")
+        assert done.returncode == 0
+        for cid in ("ADM-001", "CONN-001", "CONN-002", "DOM-001", "DOM-002"):
+            assert cid in done.stdout
+        assert "AuditLog.Read.All (Entra ID P1)" in done.stdout
+        assert "exchange.messageTrace" in done.stdout
+
+    def test_json(self):
+        listing = json.loads(cli("checks", "list", "--format", "json").stdout)
+        adm = next(c for c in listing if c["id"] == "ADM-001")
+        assert {s["name"] for s in adm["sources"]} >= {"graph.userRegistrationDetails"}
+        assert adm["severity"] == "critical"

@@ -1,0 +1,192 @@
+"""DOM-001 and DOM-002: one test per rule, passing and failing."""
+
+from auditor.model import Status
+from tests.helpers import (
+    accepted,
+    by_resource,
+    failing,
+    graph_domain,
+    inbound,
+    judge,
+    mailbox,
+    statuses,
+    trace,
+    trace_row,
+)
+
+
+def dom001(accepted_domains=None, graph=None, connectors=(), rows=(), mailboxes=()):
+    return judge(
+        "DOM-001",
+        {
+            "exchange.acceptedDomains": accepted_domains or [accepted("example.com")],
+            "graph.domains": graph or [graph_domain("example.com")],
+            "exchange.inboundConnectors": list(connectors),
+            "exchange.messageTrace": trace(*rows),
+            "exchange.mailboxes": list(mailboxes),
+        },
+    )
+
+
+class TestUnregisteredSendingDomains:
+    def test_accepted_verified_domain_in_trace_passes(self):
+        outcome = dom001(rows=[trace_row("example.com", 500)])
+        assert statuses(outcome) == {"domain:example.com": "pass"}
+        assert "500 messages" in outcome.results[0].message
+
+    def test_unaccepted_domain_relayed_through_on_premises_connector_fails_with_evidence(self):
+        outcome = dom001(
+            connectors=[inbound("Relay", SenderIPAddresses=["198.51.100.0/24"])],
+            rows=[
+                trace_row("spam.example.net", 1800, "198.51.100.7"),
+                trace_row("spam.example.net", 42, "192.0.2.9"),
+            ],
+        )
+        result = by_resource(outcome)["domain:spam.example.net"]
+        assert result.status is Status.FAIL
+        assert "not an accepted domain" in result.message
+        assert "1,842 messages" in result.message
+        assert "1,800 from 198.51.100.7 via connector Relay" in result.message
+        sources = result.evidence["messageTrace"]["sources"]
+        assert sources[0] == {
+            "fromIP": "198.51.100.7",
+            "messages": 1800,
+            "inboundConnector": "Relay",
+        }
+        assert sources[1]["inboundConnector"] is None
+
+    def test_inbound_mail_from_external_domains_is_not_judged(self):
+        outcome = dom001(rows=[trace_row("gmail.com", 900, "209.85.220.41", outbound=False)])
+        assert "domain:gmail.com" not in by_resource(outcome)
+
+    def test_zero_count_rows_are_ignored(self):
+        outcome = dom001(rows=[trace_row("nothing.example.net", 0)])
+        assert outcome.results == ()
+
+    def test_subdomain_passes_only_when_accepted_domain_matches_subdomains(self):
+        rows = [trace_row("shop.example.com", 10)]
+        relay = accepted("example.com", "InternalRelay", match_sub=True)
+        assert statuses(dom001([relay], rows=rows)) == {"domain:shop.example.com": "pass"}
+        outcome = dom001([accepted("example.com")], rows=rows)
+        assert failing(outcome) == ["domain:shop.example.com"]
+
+    def test_accepted_but_unverified_domain_fails(self):
+        outcome = dom001(
+            [accepted("example.com")],
+            [graph_domain("example.com", verified=False)],
+            rows=[trace_row("example.com", 3)],
+        )
+        assert "not verified in Entra ID" in outcome.results[0].message
+        assert outcome.results[0].status is Status.FAIL
+
+    def test_verified_without_email_service_fails(self):
+        outcome = dom001(
+            graph=[graph_domain("example.com", services=("OfficeCommunicationsOnline",))],
+            rows=[trace_row("example.com", 3)],
+        )
+        assert "Email is not among its supported services" in outcome.results[0].message
+
+    def test_accepted_domain_missing_from_graph_fails(self):
+        outcome = dom001(graph=[graph_domain("other.com")], rows=[trace_row("example.com", 3)])
+        assert "not found in Entra ID" in outcome.results[0].message
+
+    def test_sending_disabled_domain_fails(self):
+        outcome = dom001(
+            [accepted("example.com", SendingFromDomainDisabled=True)],
+            rows=[trace_row("example.com", 3)],
+        )
+        assert "SendingFromDomainDisabled" in outcome.results[0].message
+
+    def test_wildcard_sender_domains_on_premises_connector_fails(self):
+        outcome = dom001(connectors=[inbound("Relay", SenderDomains=["smtp:*;1"])])
+        result = by_resource(outcome)["connector:Relay"]
+        assert result.status is Status.FAIL
+        assert "any domain may be relayed" in result.message
+
+    def test_wildcard_on_partner_connector_is_not_a_sending_domain(self):
+        outcome = dom001(
+            connectors=[inbound("Partner", ConnectorType="Partner", SenderDomains=["smtp:*;1"])]
+        )
+        assert outcome.results == ()
+
+    def test_connector_sender_domain_outside_accepted_domains_fails(self):
+        outcome = dom001(
+            connectors=[
+                inbound("Hybrid", SenderDomains=["smtp:example.com;1", "smtp:Legacy.org;1"])
+            ]
+        )
+        assert statuses(outcome) == {"domain:example.com": "pass", "domain:legacy.org": "fail"}
+        assert "inbound connector Hybrid" in by_resource(outcome)["domain:legacy.org"].message
+
+    def test_mailbox_proxy_address_in_unaccepted_domain_fails_and_x500_is_ignored(self):
+        outcome = dom001(
+            mailboxes=[
+                mailbox("a@example.com", "smtp:a@old.example.org", "X500:/o=Org/cn=a@x.y"),
+                mailbox("b@example.com"),
+            ]
+        )
+        assert statuses(outcome) == {"domain:example.com": "pass", "domain:old.example.org": "fail"}
+        evidence = by_resource(outcome)["domain:old.example.org"].evidence
+        assert evidence["mailboxAddresses"] == {"count": 1, "examples": ["a@old.example.org"]}
+
+    def test_trace_times_and_window_are_in_the_evidence(self):
+        row = trace_row("bad.example.net", 5) | {
+            "FirstReceived": "2026-11-15T00:00:00Z",
+            "LastReceived": "2026-11-16T00:00:00Z",
+        }
+        later = trace_row("bad.example.net", 1) | {"LastReceived": "2026-11-19T00:00:00Z"}
+        evidence = by_resource(dom001(rows=[row, later]))["domain:bad.example.net"].evidence
+        assert evidence["messageTrace"]["firstReceived"] == "2026-11-15T00:00:00Z"
+        assert evidence["messageTrace"]["lastReceived"] == "2026-11-19T00:00:00Z"
+        assert evidence["traceWindow"].startswith("2026-11-13")
+
+
+def dom002(accepted_domains, graph, approved):
+    return judge(
+        "DOM-002",
+        {"exchange.acceptedDomains": accepted_domains, "graph.domains": graph},
+        acceptedDomains=approved,
+    )
+
+
+class TestAcceptedDomainDrift:
+    def test_verified_and_approved_passes(self):
+        outcome = dom002(
+            [accepted("example.com")],
+            [graph_domain("example.com")],
+            [{"name": "example.com", "domainType": "Authoritative"}],
+        )
+        assert statuses(outcome) == {"domain:example.com": "pass"}
+
+    def test_unverified_fails(self):
+        outcome = dom002(
+            [accepted("example.com")],
+            [graph_domain("example.com", False)],
+            [{"name": "example.com"}],
+        )
+        assert outcome.results[0].message == "not verified in Entra ID"
+
+    def test_tenant_domain_not_in_baseline_fails(self):
+        outcome = dom002([accepted("new.example")], [graph_domain("new.example")], [])
+        assert "not in the baseline" in outcome.results[0].message
+
+    def test_baseline_domain_missing_from_tenant_fails(self):
+        outcome = dom002([], [], [{"name": "gone.example"}])
+        assert statuses(outcome) == {"domain:gone.example": "fail"}
+        assert "not an accepted domain in the tenant" in outcome.results[0].message
+
+    def test_domain_type_drift_fails(self):
+        outcome = dom002(
+            [accepted("example.com", "InternalRelay")],
+            [graph_domain("example.com")],
+            [{"name": "example.com", "domainType": "Authoritative"}],
+        )
+        assert "DomainType is InternalRelay, the baseline expects Authoritative" in (
+            outcome.results[0].message
+        )
+
+    def test_names_compare_case_insensitively(self):
+        outcome = dom002(
+            [accepted("Example.COM")], [graph_domain("example.com")], [{"name": "example.com"}]
+        )
+        assert statuses(outcome) == {"domain:example.com": "pass"}

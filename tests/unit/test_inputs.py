@@ -1,0 +1,185 @@
+"""Bad baselines and snapshots: every problem named by file and JSON path."""
+
+import json
+
+import pytest
+
+import baselines
+from auditor import baseline as baseline_mod
+from auditor import snapshot as snapshot_mod
+from auditor.errors import AuditInputError
+from auditor.registry import discover
+from tests.helpers import baseline_doc, inbound, make_snapshot, snapshot_doc
+
+
+def baseline_problems(document) -> list[str]:
+    with pytest.raises(AuditInputError) as caught:
+        baseline_mod.parse(json.dumps(document).encode(), "b.json")
+    return caught.value.lines()
+
+
+def snapshot_problems(document) -> list[str]:
+    with pytest.raises(AuditInputError) as caught:
+        snapshot_mod.parse(json.dumps(document).encode(), "s.json")
+    return caught.value.lines()
+
+
+class TestBaseline:
+    def test_shipped_baselines_are_valid(self):
+        loaded = baseline_mod.load(baselines.RECOMMENDED)
+        assert loaded.thresholds["maxConnectorIpRangeAddresses"] == 32
+        loaded.require_known_checks(discover())
+
+    def test_thresholds_default_when_left_out(self):
+        loaded = baseline_mod.parse(b'{"baselineVersion": 1}', "b.json")
+        assert dict(loaded.thresholds) == dict(baseline_mod.DEFAULT_THRESHOLDS)
+
+    def test_every_violation_is_reported_with_its_path(self):
+        lines = baseline_problems(
+            baseline_doc(
+                thresholds={"newConnectorDays": -1},
+                inboundConnectors=[{"Name": "A", "Enabled": "yes"}],
+                bogus=True,
+            )
+        )
+        assert "b.json: $: Additional properties are not allowed ('bogus' was unexpected)" in lines
+        assert "b.json: $.inboundConnectors[0].Enabled: 'yes' is not of type 'boolean'" in lines
+        assert "b.json: $.thresholds.newConnectorDays: -1 is less than the minimum of 0" in lines
+
+    def test_waiver_without_reason(self):
+        lines = baseline_problems(
+            baseline_doc(
+                waivers=[{"check": "DOM-001", "resource": "domain:x", "expires": "2027-01-01"}]
+            )
+        )
+        assert lines == ["b.json: $.waivers[0]: 'reason' is a required property"]
+
+    def test_waiver_with_blank_reason(self):
+        lines = baseline_problems(
+            baseline_doc(
+                waivers=[
+                    {"check": "DOM-001", "resource": "d", "reason": "   ", "expires": "2027-01-01"}
+                ]
+            )
+        )
+        assert lines == ["b.json: $.waivers[0].reason: '   ' does not match '\\\\S'"]
+
+    def test_waiver_with_impossible_date(self):
+        lines = baseline_problems(
+            baseline_doc(
+                waivers=[
+                    {"check": "DOM-001", "resource": "d", "reason": "why", "expires": "2027-02-30"}
+                ]
+            )
+        )
+        assert lines == ["b.json: $.waivers[0].expires: '2027-02-30' is not a 'date'"]
+
+    def test_break_glass_without_reason(self):
+        lines = baseline_problems(
+            baseline_doc(breakGlassAccounts=[{"userPrincipalName": "bg@x.com"}])
+        )
+        assert lines == ["b.json: $.breakGlassAccounts[0]: 'reason' is a required property"]
+
+    def test_unknown_check_ids_in_settings_and_waivers(self):
+        loaded = baseline_mod.parse(
+            json.dumps(
+                baseline_doc(
+                    checks={"XYZ-999": {"enabled": False}},
+                    waivers=[
+                        {
+                            "check": "DOM-009",
+                            "resource": "d",
+                            "reason": "why",
+                            "expires": "2027-01-01",
+                        }
+                    ],
+                )
+            ).encode(),
+            "b.json",
+        )
+        with pytest.raises(AuditInputError) as caught:
+            loaded.require_known_checks(discover())
+        assert caught.value.lines() == [
+            "b.json: $.checks['XYZ-999']: unknown check id 'XYZ-999'",
+            "b.json: $.waivers[0].check: unknown check id 'DOM-009'",
+        ]
+
+    def test_duplicate_entries_are_refused(self):
+        lines = baseline_problems(
+            baseline_doc(
+                inboundConnectors=[{"Name": "Hybrid"}, {"Name": "hybrid"}],
+                acceptedDomains=[{"name": "example.com"}, {"name": "Example.com"}],
+            )
+        )
+        assert lines == [
+            "b.json: $.acceptedDomains[1].name: duplicate of $.acceptedDomains[0]",
+            "b.json: $.inboundConnectors[1].Name: duplicate of $.inboundConnectors[0]",
+        ]
+
+    def test_invalid_json_names_line_and_column(self):
+        with pytest.raises(AuditInputError) as caught:
+            baseline_mod.parse(b'{"baselineVersion": 1,,}', "b.json")
+        assert caught.value.lines() == [
+            "b.json: $: invalid JSON at line 1 column 23: Expecting property name enclosed in "
+            "double quotes"
+        ]
+
+    def test_missing_file(self, tmp_path):
+        with pytest.raises(AuditInputError) as caught:
+            baseline_mod.load(tmp_path / "nope.json")
+        assert caught.value.lines() == [f"{tmp_path / 'nope.json'}: $: file not found"]
+
+    def test_long_messages_are_shortened_to_one_line(self):
+        lines = baseline_problems(baseline_doc(acceptedDomains=[{"name": "x" * 400}]))
+        assert len(lines) == 1 and len(lines[0]) < 250 and lines[0].endswith("...")
+
+
+class TestSnapshot:
+    def test_demo_snapshot_is_valid(self):
+        from auditor.cli import DEMO_SNAPSHOT
+
+        loaded = snapshot_mod.load(DEMO_SNAPSHOT)
+        assert loaded.tenant.display_name == "Tailspin Toys (demo)"
+        assert all(s.ok for s in loaded.sources.values())
+
+    def test_wrong_field_type_in_source_data_is_named(self):
+        doc = snapshot_doc(
+            {"exchange.inboundConnectors": [inbound("A", SenderIPAddresses="1.2.3.4")]}
+        )
+        assert snapshot_problems(doc) == [
+            "s.json: $.sources['exchange.inboundConnectors'].data[0].SenderIPAddresses: "
+            "'1.2.3.4' is not of type 'array', 'null'"
+        ]
+
+    def test_ok_source_without_data_and_error_source_without_reason(self):
+        doc = snapshot_doc(
+            {
+                "graph.domains": {"status": "ok", "collectedAt": "2026-11-20T06:00:00Z"},
+                "exchange.mailboxes": {"status": "error", "collectedAt": "2026-11-20T06:00:00Z"},
+            },
+            wrap=False,
+        )
+        assert snapshot_problems(doc) == [
+            "s.json: $.sources['exchange.mailboxes']: 'error' is a required property",
+            "s.json: $.sources['graph.domains']: 'data' is a required property",
+        ]
+
+    def test_bad_time_is_named(self):
+        doc = snapshot_doc({}) | {"collectedAt": "yesterday"}
+        assert snapshot_problems(doc) == ["s.json: $.collectedAt: 'yesterday' is not a 'date-time'"]
+
+    def test_wrong_schema_version(self):
+        doc = snapshot_doc({}) | {"schemaVersion": 2}
+        assert snapshot_problems(doc) == ["s.json: $.schemaVersion: 1 was expected"]
+
+    def test_not_an_object(self):
+        assert snapshot_problems([1, 2]) == ["s.json: $: [1, 2] is not of type 'object'"]
+
+    def test_plugin_sources_are_accepted_with_any_data(self):
+        loaded = make_snapshot({"custom.thing": {"anything": [1, 2]}})
+        assert loaded.sources["custom.thing"].data["anything"] == (1, 2)
+
+    def test_not_utf8(self):
+        with pytest.raises(AuditInputError) as caught:
+            snapshot_mod.parse(b'{"a": "\xff"}', "s.json")
+        assert caught.value.lines() == ["s.json: $: not UTF-8 text (byte 7)"]

@@ -378,3 +378,28 @@ class TestAdminsWithoutMfa:
         )
         result = one(outcome)
         assert len(result.evidence["roles"]) == 3
+
+
+def test_missing_p1_licence_makes_the_check_error_with_that_reason():
+    from auditor.engine import run_check
+    from auditor.registry import discover
+    from tests.helpers import failed, make_baseline, make_snapshot, ok
+
+    snapshot = make_snapshot(
+        {
+            "graph.roleAssignments": ok([assign(user("alice"))]),
+            "graph.roleEligibilitySchedules": ok([]),
+            "graph.groupMembers": ok([]),
+            "graph.userRegistrationDetails": failed(
+                "403 Authentication_RequestFromNonPremiumTenantOrB2CTenant: "
+                "the registration report needs Entra ID P1"
+            ),
+            "graph.conditionalAccessPolicies": ok([policy()]),
+            "graph.securityDefaults": ok({"isEnabled": False}),
+        },
+        wrap=False,
+    )
+    outcome = run_check(discover()["ADM-001"], snapshot, make_baseline())
+    assert outcome.status is Status.ERROR
+    assert outcome.results == ()
+    assert "needs Entra ID P1" in outcome.reason

@@ -2,8 +2,10 @@
 
 import pytest
 
+from auditor.engine import run_check
 from auditor.model import Status
-from tests.helpers import by_resource, judge, statuses
+from auditor.registry import discover
+from tests.helpers import by_resource, failed, judge, make_baseline, make_snapshot, ok, statuses
 
 GA = "62e90394-69f5-4237-9190-012177145e10"
 EXCHANGE = "29232cdf-9323-42fd-ade2-1d097af3e4de"
@@ -381,10 +383,6 @@ class TestAdminsWithoutMfa:
 
 
 def test_missing_p1_licence_makes_the_check_error_with_that_reason():
-    from auditor.engine import run_check
-    from auditor.registry import discover
-    from tests.helpers import failed, make_baseline, make_snapshot, ok
-
     snapshot = make_snapshot(
         {
             "graph.roleAssignments": ok([assign(user("alice"))]),

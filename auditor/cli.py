@@ -6,28 +6,130 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import baselines
 from auditor import __version__, engine, jsonio
 from auditor import baseline as baseline_mod
 from auditor import snapshot as snapshot_mod
+from auditor.auth import (
+    AuthError,
+    Certificate,
+    ClientSecret,
+    Credential,
+    DeviceCode,
+    GitHubFederation,
+    TokenSource,
+)
+from auditor.clouds import CLOUDS, resolve
+from auditor.collect import CollectOptions, Collector
 from auditor.errors import AuditInputError
+from auditor.http import HttpClient
 from auditor.model import Severity
-from auditor.registry import CheckDefinitionError, discover
+from auditor.redact import redact
+from auditor.registry import Check, CheckDefinitionError, discover
 from auditor.reports import RENDERERS
-from auditor.sources import describe
-from auditor.timeutil import utc_now
+from auditor.sources import CATALOGUE, describe, with_dependencies
+from auditor.timeutil import parse_time, utc_now
 
 PROG = "m365-audit"
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
 DEMO_SNAPSHOT = DEMO_DIR / "snapshot.json"
 DEMO_BASELINE = DEMO_DIR / "baseline.json"
 
+# Every option that a scheduled workflow sets also reads an environment variable.
+ENV = {
+    "tenant": "M365_AUDIT_TENANT",
+    "client_id": "M365_AUDIT_CLIENT_ID",
+    "certificate": "M365_AUDIT_CERTIFICATE",
+    "send_x5c": "M365_AUDIT_SEND_X5C",
+    "client_secret_env": "M365_AUDIT_CLIENT_SECRET_ENV",
+    "federated": "M365_AUDIT_FEDERATED",
+    "cloud": "M365_AUDIT_CLOUD",
+    "authority": "M365_AUDIT_AUTHORITY",
+    "graph_url": "M365_AUDIT_GRAPH_URL",
+    "exchange_url": "M365_AUDIT_EXCHANGE_URL",
+    "trace_days": "M365_AUDIT_TRACE_DAYS",
+    "baseline": "M365_AUDIT_BASELINE",
+    "fail_on": "M365_AUDIT_FAIL_ON",
+}
+
 
 class UsageError(Exception):
     """A command line that makes no sense; exit 2 like argparse's own errors."""
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(ENV[name]) or default
+
+
+def _add_live_options(parser: argparse.ArgumentParser) -> None:
+    live = parser.add_argument_group(
+        "tenant access (each option also reads the environment variable shown)"
+    )
+    live.add_argument(
+        "--tenant", default=_env("tenant"), help=f"tenant id or domain [{ENV['tenant']}]"
+    )
+    live.add_argument(
+        "--client-id",
+        default=_env("client_id"),
+        help=f"the app registration's client id [{ENV['client_id']}]",
+    )
+    live.add_argument(
+        "--certificate",
+        type=Path,
+        default=_env("certificate"),
+        metavar="FILE",
+        help="PEM with private key and certificate, or a PFX; its password is read from "
+        f"M365_AUDIT_CERTIFICATE_PASSWORD [{ENV['certificate']}]",
+    )
+    live.add_argument(
+        "--send-x5c",
+        action="store_true",
+        default=bool(_env("send_x5c")),
+        help=f"send the certificate chain (subject-name/issuer auth) [{ENV['send_x5c']}]",
+    )
+    live.add_argument(
+        "--client-secret-env",
+        default=_env("client_secret_env", "M365_AUDIT_CLIENT_SECRET"),
+        metavar="VAR",
+        help="read the client secret from this environment variable (never from the command "
+        "line) [default: M365_AUDIT_CLIENT_SECRET]",
+    )
+    live.add_argument(
+        "--federated",
+        choices=["github"],
+        default=_env("federated"),
+        help="workload identity federation: GitHub Actions' OIDC token, no secret at all "
+        f"(auto-detected in a workflow with id-token: write) [{ENV['federated']}]",
+    )
+    live.add_argument(
+        "--device-code", action="store_true", help="sign in as an admin at this terminal"
+    )
+    live.add_argument(
+        "--cloud", choices=sorted(CLOUDS), default=_env("cloud", "global"), help=f"[{ENV['cloud']}]"
+    )
+    live.add_argument("--authority", default=_env("authority"), help=f"[{ENV['authority']}]")
+    live.add_argument("--graph-url", default=_env("graph_url"), help=f"[{ENV['graph_url']}]")
+    live.add_argument(
+        "--exchange-url", default=_env("exchange_url"), help=f"[{ENV['exchange_url']}]"
+    )
+    live.add_argument(
+        "--trace-days",
+        type=int,
+        default=int(_env("trace_days", "7") or 7),
+        help=f"days of message trace to read, 1 to 90 (default 7) [{ENV['trace_days']}]",
+    )
+    live.add_argument(
+        "--trace-end",
+        metavar="TIME",
+        help="end of the message trace period, ISO 8601 (default: now)",
+    )
+    live.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress on stderr, even at a terminal"
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,19 +141,24 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="audit a snapshot against a baseline")
-    source = run.add_mutually_exclusive_group(required=True)
-    source.add_argument("--demo", action="store_true", help="audit the bundled demo tenant")
-    source.add_argument("--snapshot", type=Path, metavar="FILE", help="a saved snapshot")
+    run = sub.add_parser(
+        "run", help="audit the demo, a saved snapshot, or a live tenant against a baseline"
+    )
+    run.add_argument("--demo", action="store_true", help="audit the bundled demo tenant")
+    run.add_argument("--snapshot", type=Path, metavar="FILE", help="a saved snapshot")
     run.add_argument(
         "--baseline",
         type=Path,
+        default=_env("baseline"),
         metavar="FILE",
         help="the approved state (default: the demo's with --demo, "
-        "else baselines/recommended.json)",
+        f"else baselines/recommended.json) [{ENV['baseline']}]",
     )
     run.add_argument("--format", choices=sorted(RENDERERS), default="table")
     run.add_argument("-o", "--output", type=Path, metavar="FILE", help="write here, not stdout")
+    run.add_argument(
+        "--save-snapshot", type=Path, metavar="FILE", help="live runs: also keep the snapshot"
+    )
     run.add_argument(
         "--check",
         action="append",
@@ -62,14 +169,32 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--fail-on",
         choices=[s.value for s in Severity],
-        default="low",
-        help="lowest severity of a failure that makes the exit code 1 (default: low)",
+        default=_env("fail_on", "low"),
+        help="lowest severity of a failure that makes the exit code 1 (default: low) "
+        f"[{ENV['fail_on']}]",
     )
+    _add_live_options(run)
+
+    collect = sub.add_parser("collect", help="read a live tenant into a snapshot file")
+    collect.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
+    collect.add_argument(
+        "--check",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="collect only what these checks need (default: every check)",
+    )
+    _add_live_options(collect)
 
     checks = sub.add_parser("checks", help="the available checks")
     checks_sub = checks.add_subparsers(dest="checks_command", required=True, metavar="COMMAND")
     listing = checks_sub.add_parser("list", help="every check with its sources and permissions")
     listing.add_argument("--format", choices=["table", "json"], default="table")
+
+    permissions = sub.add_parser(
+        "permissions", help="what access each source needs (the README's table)"
+    )
+    permissions.add_argument("--format", choices=["table", "markdown", "json"], default="table")
 
     base = sub.add_parser("baseline", help="create baselines")
     base_sub = base.add_subparsers(dest="baseline_command", required=True, metavar="COMMAND")
@@ -88,17 +213,94 @@ def _emit(text: str, output: Path | None) -> None:
         jsonio.atomic_write(output, text)
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
-    checks = discover()
-    unknown = [cid for cid in args.check if cid not in checks]
+def _selected(checks: dict[str, Check], wanted: Sequence[str]) -> list[str]:
+    unknown = [cid for cid in wanted if cid not in checks]
     if unknown:
         raise UsageError(f"unknown check id {', '.join(unknown)} (see '{PROG} checks list')")
+    return list(wanted)
+
+
+def _credential(args: argparse.Namespace) -> Credential:
+    if args.certificate:
+        return Certificate(Path(args.certificate), send_x5c=args.send_x5c)
+    if args.federated == "github":
+        return GitHubFederation()
+    if args.device_code:
+        return DeviceCode()
+    if os.environ.get(args.client_secret_env):
+        return ClientSecret(args.client_secret_env)
+    if os.environ.get("ACTIONS_ID_TOKEN_REQUEST_URL"):
+        return GitHubFederation()
+    raise UsageError(
+        "no credential: give --certificate, --federated github, --device-code, or set "
+        f"${args.client_secret_env}"
+    )
+
+
+def _progress(args: argparse.Namespace) -> Callable[[str], None]:
+    if args.quiet or not sys.stderr.isatty():
+        return lambda _text: None
+    return lambda text: print(f"{PROG}: {redact(text)}", file=sys.stderr, flush=True)
+
+
+def _collect_live(args: argparse.Namespace, sources: Sequence[str]) -> dict:
+    if not args.tenant or not args.client_id:
+        raise UsageError("live collection needs --tenant and --client-id")
+    if not 1 <= args.trace_days <= 90:
+        raise UsageError("--trace-days must be 1 to 90 (message trace keeps 90 days)")
+    try:
+        trace_end = parse_time(args.trace_end) if args.trace_end else None
+        cloud = resolve(args.cloud, args.authority, args.graph_url, args.exchange_url)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    progress = _progress(args)
+    http = HttpClient(on_wait=progress)
+    tokens = TokenSource(cloud, args.tenant, args.client_id, _credential(args))
+    collector = Collector(
+        args.tenant,
+        cloud,
+        tokens,
+        http,
+        CollectOptions(trace_days=args.trace_days, trace_end=trace_end),
+        progress,
+    )
+    return collector.collect(sources)
+
+
+def _sources_for(checks: dict[str, Check], selected: Sequence[str]) -> list[str]:
+    chosen = [checks[c] for c in selected] if selected else list(checks.values())
+    return sorted({s for c in chosen for s in c.spec.requires})
+
+
+def _cmd_collect(args: argparse.Namespace) -> int:
+    checks = discover()
+    selected = _selected(checks, args.check)
+    document = _collect_live(args, _sources_for(checks, selected))
+    jsonio.atomic_write(args.output, jsonio.dumps(document))
+    failed = [n for n, r in document["sources"].items() if r["status"] != "ok"]
+    for name in failed:
+        print(f"{PROG}: {document['sources'][name]['error']}", file=sys.stderr)
+    print(
+        f"{PROG}: wrote {args.output}: {len(document['sources']) - len(failed)} sources ok, "
+        f"{len(failed)} failed",
+        file=sys.stderr,
+    )
+    return 2 if len(failed) == len(document["sources"]) else 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    checks = discover()
+    selected = _selected(checks, args.check)
+    modes = [m for m, on in (("--demo", args.demo), ("--snapshot", args.snapshot)) if on]
+    if len(modes) > 1:
+        raise UsageError("give one of --demo and --snapshot")
+    live = not modes
+    if live and not args.tenant:
+        raise UsageError("give --demo, --snapshot FILE, or --tenant (with credentials)")
 
     if args.demo:
-        snapshot_path = DEMO_SNAPSHOT
         baseline_path = args.baseline or DEMO_BASELINE
     else:
-        snapshot_path = args.snapshot
         baseline_path = args.baseline or baselines.RECOMMENDED
         if args.baseline is None:
             print(
@@ -106,28 +308,32 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 "which approves no domains or connectors",
                 file=sys.stderr,
             )
-    baseline = baseline_mod.load(baseline_path)
+    # The baseline is checked before anything is collected: a typo costs no API calls.
+    baseline = baseline_mod.load(Path(baseline_path))
     baseline.require_known_checks(checks)
-    snapshot = snapshot_mod.load(snapshot_path)
-    if args.demo:
-        snapshot = _relabel(snapshot, "demo:snapshot.json")
+
+    if live:
+        document = _collect_live(args, _sources_for(checks, selected))
+        text = jsonio.dumps(document)
+        if args.save_snapshot:
+            jsonio.atomic_write(args.save_snapshot, text)
+        snapshot = snapshot_mod.parse(text.encode("utf-8"), f"live:{args.tenant}")
+    elif args.demo:
+        # The installed path differs between machines; name the demo the same everywhere.
+        snapshot = replace(snapshot_mod.load(DEMO_SNAPSHOT), label="demo:snapshot.json")
+    else:
+        snapshot = snapshot_mod.load(args.snapshot)
+
     result = engine.audit(
         snapshot,
         baseline,
         checks,
         started_at=utc_now(),
-        selected=args.check,
+        selected=selected,
         baseline_label="demo:baseline.json" if args.demo and not args.baseline else "",
     )
     _emit(RENDERERS[args.format](result), args.output)
     return result.exit_code(Severity(args.fail_on))
-
-
-def _relabel(snapshot: snapshot_mod.Snapshot, label: str) -> snapshot_mod.Snapshot:
-    # The installed path differs between machines; the report names the demo the same everywhere.
-    from dataclasses import replace
-
-    return replace(snapshot, label=label)
 
 
 def _cmd_checks_list(args: argparse.Namespace) -> int:
@@ -141,15 +347,7 @@ def _cmd_checks_list(args: argparse.Namespace) -> int:
                 "severity": c.spec.severity.value,
                 "ndr": list(c.spec.ndr),
                 "module": c.spec.module,
-                "sources": [
-                    {
-                        "name": s,
-                        "api": describe(s).api,
-                        "permission": describe(s).permission,
-                        "licence": describe(s).licence,
-                    }
-                    for s in c.spec.requires
-                ],
+                "sources": [_source_dict(s) for s in c.spec.requires],
             }
             for c in checks.values()
         ]
@@ -166,6 +364,40 @@ def _cmd_checks_list(args: argparse.Namespace) -> int:
             rows.append([*head, name, f"{info.permission}{licence}"])
     headers = ["check", "severity", "title", "source", "permission (licence)"]
     sys.stdout.write(tabulate(rows, headers=headers, tablefmt="simple") + "\n")
+    return 0
+
+
+def _source_dict(name: str) -> dict[str, str]:
+    info = describe(name)
+    return {"name": name, "api": info.api, "permission": info.permission, "licence": info.licence}
+
+
+def permission_rows() -> list[list[str]]:
+    """One row per source: what the README's permission table shows."""
+    checks = discover()
+    used_by: dict[str, list[str]] = {}
+    for c in checks.values():
+        for name in with_dependencies(c.spec.requires):
+            used_by.setdefault(name, []).append(c.spec.id)
+    return [
+        [name, info.api, info.permission, info.licence or "-", ", ".join(used_by.get(name, []))]
+        for name, info in CATALOGUE.items()
+    ]
+
+
+PERMISSION_HEADERS = ["source", "API", "application permission / role", "licence", "checks"]
+
+
+def _cmd_permissions(args: argparse.Namespace) -> int:
+    rows = permission_rows()
+    if args.format == "json":
+        listing = [dict(zip(PERMISSION_HEADERS, row, strict=True)) for row in rows]
+        sys.stdout.write(json.dumps(listing, indent=2) + "\n")
+        return 0
+    from tabulate import tabulate
+
+    fmt = "github" if args.format == "markdown" else "simple"
+    sys.stdout.write(tabulate(rows, headers=PERMISSION_HEADERS, tablefmt=fmt) + "\n")
     return 0
 
 
@@ -193,7 +425,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handlers = {
         "run": _cmd_run,
+        "collect": _cmd_collect,
         "checks": _cmd_checks_list,
+        "permissions": _cmd_permissions,
         "baseline": _cmd_baseline_init,
     }
     try:
@@ -201,6 +435,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AuditInputError as exc:
         for line in exc.lines():
             print(f"{PROG}: {line}", file=sys.stderr)
+        return 2
+    except AuthError as exc:
+        print(f"{PROG}: authentication failed: {exc}", file=sys.stderr)
         return 2
     except (UsageError, CheckDefinitionError) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
@@ -217,7 +454,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("M365_AUDIT_DEBUG"):
             raise
         print(
-            f"{PROG}: internal error: {type(exc).__name__}: {exc} "
+            f"{PROG}: internal error: {type(exc).__name__}: {redact(str(exc))} "
             "(set M365_AUDIT_DEBUG=1 for a traceback)",
             file=sys.stderr,
         )

@@ -7,22 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-
-def address_domain(address: str | None) -> str | None:
-    """The domain of an SMTP address, with Exchange's `SMTP:`/`smtp:` prefix removed. Other
-    proxy types (X500:, SIP:, SPO:) are not mail addresses: None."""
-    if not address:
-        return None
-    value = address.strip()
-    prefix, sep, rest = value.partition(":")
-    if sep:
-        if prefix.lower() != "smtp":
-            return None
-        value = rest
-    local, at, domain = value.rpartition("@")
-    if not at or not local or not domain:
-        return None
-    return domain.strip().rstrip(".").lower()
+from auditor.maildomains import covering_domain
 
 
 def sender_domain_entry(value: str) -> str:
@@ -113,16 +98,7 @@ class DomainIndex:
         self.graph = {str(d["id"]).lower(): d for d in graph}
 
     def covering(self, domain: str) -> str | None:
-        domain = domain.lower()
-        if domain in self.accepted:
-            return domain
-        parts = domain.split(".")
-        for i in range(1, len(parts) - 1):
-            parent = ".".join(parts[i:])
-            entry = self.accepted.get(parent)
-            if entry is not None and entry.get("MatchSubDomains"):
-                return parent
-        return None
+        return covering_domain(domain, self.accepted)
 
     def verification_problem(self, name: str) -> str | None:
         """Why Entra ID does not back this accepted domain for email, or None."""

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.context import CheckContext
+from auditor.maildomains import address_domain
 from auditor.model import Result, Status
 from auditor.registry import check
 from auditor.timeutil import parse_time
 from checks._mail import (
     DomainIndex,
-    address_domain,
     connector_entries,
     is_wildcard,
     plural,

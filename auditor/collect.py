@@ -1,0 +1,195 @@
+"""Collect: run the collectors the selected checks need, concurrently, into one snapshot.
+
+Each source stands alone: one that fails is recorded as `error` with a one-line reason that
+names the permission or licence to grant, and fails only the checks that need it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+import jsonschema
+
+import auditor
+from auditor.auth import AuthError, TokenSource
+from auditor.clouds import Cloud
+from auditor.collectors import CollectContext
+from auditor.exchange import ExchangeClient
+from auditor.graph import GraphClient
+from auditor.http import ApiError, HttpClient
+from auditor.redact import redact
+from auditor.snapshot import SCHEMA_ID, SCHEMA_PATH, SCHEMA_VERSION
+from auditor.sources import describe, with_dependencies
+from auditor.timeutil import format_time, utc_now
+
+
+@dataclass(frozen=True)
+class CollectOptions:
+    trace_days: int = 7
+    trace_end: datetime | None = None
+    workers: int = 4
+
+
+@cache
+def _data_validators() -> dict[str, jsonschema.Draft202012Validator]:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    validators = {}
+    for key in schema["$defs"]:
+        if key.startswith("data."):
+            sub = {"$defs": schema["$defs"], "$ref": f"#/$defs/{key}"}
+            validators[key[5:]] = jsonschema.Draft202012Validator(sub)
+    return validators
+
+
+def _shape_problem(name: str, data: Any) -> str | None:
+    """An API that answers garbage must not reach the checks: name the first bad field."""
+    validator = _data_validators().get(name)
+    if validator is None:
+        return None
+    error = next(iter(sorted(validator.iter_errors(data), key=lambda e: list(e.path))), None)
+    if error is None:
+        return None
+    return f"the API answered data of the wrong shape at {error.json_path}: {error.message[:120]}"
+
+
+def _failure_reason(name: str, exc: ApiError) -> str:
+    info = describe(name)
+    reason = exc.message
+    if exc.status in (401, 403):
+        grant = f"grant {info.permission}"
+        if info.licence:
+            grant += f" (needs {info.licence})"
+        reason = f"{reason}; {grant}"
+    return reason
+
+
+class Collector:
+    def __init__(
+        self,
+        tenant: str,
+        cloud: Cloud,
+        tokens: TokenSource,
+        http: HttpClient,
+        options: CollectOptions = CollectOptions(),
+        progress: Callable[[str], None] = lambda _text: None,
+    ):
+        self.tenant = tenant
+        self.cloud = cloud
+        self.tokens = tokens
+        self.http = http
+        self.options = options
+        self.progress = progress
+
+    def _clients(self, services: set[str]) -> tuple[GraphClient | None, ExchangeClient | None]:
+        """Tokens first, before any thread starts: an auth failure stops the run at once."""
+        graph = exchange = None
+        if "graph" in services:
+            self.tokens.token(self.cloud.graph_scope)
+            graph = GraphClient(
+                self.http, lambda: self.tokens.token(self.cloud.graph_scope), self.cloud.graph_url
+            )
+        if "exchange" in services:
+            self.tokens.token(self.cloud.exchange_scope)
+            exchange = ExchangeClient(
+                self.http,
+                lambda: self.tokens.token(self.cloud.exchange_scope),
+                self.cloud.exchange_url,
+                self.tenant,
+            )
+        return graph, exchange
+
+    def collect(self, sources: Iterable[str]) -> dict[str, Any]:
+        """A snapshot document (not yet written) for `sources` and their dependencies."""
+        names = with_dependencies(sources)
+        graph, exchange = self._clients({describe(n).service for n in names})
+        started = utc_now()
+        data: dict[str, Any] = {}
+        futures: dict[str, Future] = {}
+
+        def run(name: str) -> dict[str, Any]:
+            info = describe(name)
+            for dependency in info.depends:
+                if futures[dependency].result()["status"] != "ok":
+                    return self._error(name, f"not collected: {dependency} failed")
+            context = CollectContext(
+                graph=graph,
+                exchange=exchange,
+                now=started,
+                trace_days=self.options.trace_days,
+                trace_end=self.options.trace_end,
+                dependencies={d: data[d] for d in info.depends},
+                progress=self.progress,
+            )
+            if info.collect is None:
+                return self._error(name, "no collector for this source (plugin source)")
+            self.progress(f"{name}: collecting ({info.api})")
+            try:
+                result = info.collect(context)
+            except ApiError as exc:
+                return self._error(name, _failure_reason(name, exc))
+            except AuthError as exc:
+                return self._error(name, str(exc))
+            problem = _shape_problem(name, result)
+            if problem:
+                return self._error(name, problem)
+            data[name] = result
+            count = len(result) if isinstance(result, list) else 1
+            self.progress(f"{name}: {count} records")
+            record = {"status": "ok", "collectedAt": format_time(utc_now()), "data": result}
+            if context.notes:
+                record["note"] = "; ".join(context.notes)
+            return record
+
+        # `names` lists dependencies first and the pool starts tasks in order, so a source
+        # only ever waits on one that is already running: no deadlock with few workers.
+        with ThreadPoolExecutor(max_workers=self.options.workers) as pool:
+            for name in names:
+                futures[name] = pool.submit(run, name)
+            records = {name: futures[name].result() for name in names}
+
+        return self._document(records, started)
+
+    @staticmethod
+    def _error(name: str, reason: str) -> dict[str, Any]:
+        return {
+            "status": "error",
+            "collectedAt": format_time(utc_now()),
+            "error": redact(f"{name}: {reason}"),
+        }
+
+    def _document(self, records: dict[str, dict[str, Any]], started: datetime) -> dict[str, Any]:
+        tenant: dict[str, Any] = {"id": self.tenant, "cloud": self.cloud.name}
+        organization = records.get("graph.organization", {})
+        if organization.get("status") == "ok" and organization["data"]:
+            tenant["id"] = organization["data"][0]["id"]
+            tenant["displayName"] = organization["data"][0].get("displayName") or ""
+        default = _default_domain(records)
+        if default:
+            tenant["defaultDomain"] = default
+        return {
+            "schema": SCHEMA_ID,
+            "schemaVersion": SCHEMA_VERSION,
+            "tool": {"name": "m365-mail-auditor", "version": auditor.__version__},
+            "tenant": tenant,
+            "collectedAt": format_time(started),
+            "sources": dict(sorted(records.items())),
+        }
+
+
+def _default_domain(records: dict[str, dict[str, Any]]) -> str:
+    for name, flag, key in (
+        ("graph.domains", "isDefault", "id"),
+        ("exchange.acceptedDomains", "Default", "DomainName"),
+    ):
+        record = records.get(name, {})
+        if record.get("status") == "ok":
+            for entry in record["data"]:
+                if entry.get(flag):
+                    return str(entry[key])
+    return ""

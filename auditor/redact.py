@@ -1,0 +1,42 @@
+"""Keep secrets and tokens out of every message the tool prints or stores.
+
+Every secret the tool reads or receives (client secret, certificate passphrase, OIDC
+assertion, access token) is registered here the moment it is known; `redact` then removes it,
+and anything shaped like a bearer token, from any text before it leaves the process.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+
+_lock = threading.Lock()
+_secrets: set[str] = set()
+
+_PATTERNS = (
+    # JWTs (access tokens, client assertions, GitHub OIDC tokens)
+    re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"),
+    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
+    re.compile(
+        r"(?i)((?:client_secret|client_assertion|access_token|refresh_token|passphrase)"
+        r"[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,}]+"
+    ),
+)
+MASK = "[REDACTED]"
+
+
+def register(secret: str | None) -> None:
+    # Short values would mask ordinary words in messages; real secrets are long.
+    if secret and len(secret) >= 6:
+        with _lock:
+            _secrets.add(secret)
+
+
+def redact(text: str) -> str:
+    with _lock:
+        known = sorted(_secrets, key=len, reverse=True)
+    for secret in known:
+        text = text.replace(secret, MASK)
+    for pattern in _PATTERNS:
+        text = pattern.sub(lambda m: (m.group(1) if m.lastindex else "") + MASK, text)
+    return text

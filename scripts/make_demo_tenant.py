@@ -63,6 +63,10 @@ ACCEPTED = [
 
 
 def accepted_domains() -> list[dict]:
+    return sorted(_accepted_domains(), key=lambda d: d["DomainName"])
+
+
+def _accepted_domains() -> list[dict]:
     return [
         {
             "DomainName": name,
@@ -78,6 +82,10 @@ def accepted_domains() -> list[dict]:
 
 
 def graph_domains() -> list[dict]:
+    return sorted(_graph_domains(), key=lambda d: d["id"])
+
+
+def _graph_domains() -> list[dict]:
     def entry(name, verified, services, default=False, initial=False):
         return {
             "id": name,
@@ -107,6 +115,10 @@ def graph_domains() -> list[dict]:
 
 
 def inbound_connectors() -> list[dict]:
+    return sorted(_inbound_connectors(), key=lambda c: c["Name"].lower())
+
+
+def _inbound_connectors() -> list[dict]:
     base = {
         "Comment": None,
         "TrustedOrganizations": [],
@@ -331,14 +343,14 @@ def mailboxes() -> list[dict]:
         "DeliverToMailboxAndForward": False,
     }
     boxes.append(events)
-    return sorted(boxes, key=lambda b: b["PrimarySmtpAddress"])
+    return sorted(boxes, key=lambda b: b["PrimarySmtpAddress"].lower())
 
 
 # --- Exchange: message trace, aggregated ---------------------------------------------------
 
 
 def message_trace() -> dict:
-    def row(domain, ip, outbound, count, first="2026-11-13T06:02:11Z", last="2026-11-20T05:58:40Z"):
+    def row(domain, ip, outbound, count, first="2026-11-13T09:02:11Z", last="2026-11-20T05:58:40Z"):
         return {
             "SenderDomain": domain,
             "FromIP": ip,
@@ -348,32 +360,36 @@ def message_trace() -> dict:
             "LastReceived": last,
         }
 
+    rows = [
+        row("tailspintoys.com", None, True, 1412),
+        row("tailspintoys.com", None, False, 1830),
+        row("tailspintoys.com", "203.0.113.25", True, 406),
+        row("tailspin.co.uk", None, True, 650),
+        row("shop.tailspin.co.uk", "203.0.113.26", True, 61),
+        row("tailspintoys.onmicrosoft.com", None, True, 14),
+        row("tailspin-events.com", None, True, 77),
+        row("contosopayroll.com", "40.92.18.20", False, 48),
+        row("gmail.com", "209.85.220.41", False, 130),
+        row("outlook.com", "40.92.10.11", False, 102),
+        # planted: the on-premises server relays a domain that is accepted but unverified
+        row("wingtipdirect.com", "203.0.113.25", True, 120),
+        # planted: spam relayed through the rogue connector's range
+        row(
+            "wingtip-promo.net",
+            "198.51.100.77",
+            True,
+            842,
+            first="2026-11-17T03:10:05Z",
+            last="2026-11-20T05:41:12Z",
+        ),
+    ]
     return {
         "StartDate": TRACE_START,
         "EndDate": COLLECTED,
-        "Aggregates": [
-            row("tailspintoys.com", None, True, 8412),
-            row("tailspintoys.com", None, False, 15230),
-            row("tailspintoys.com", "203.0.113.25", True, 1206),
-            row("tailspin.co.uk", None, True, 2950),
-            row("shop.tailspin.co.uk", "203.0.113.26", True, 311),
-            row("tailspintoys.onmicrosoft.com", None, True, 14),
-            row("tailspin-events.com", None, True, 77),
-            row("contosopayroll.com", "40.92.18.20", False, 48),
-            row("gmail.com", "209.85.220.41", False, 530),
-            row("outlook.com", "40.92.10.11", False, 402),
-            # planted: the on-premises server relays a domain that is accepted but unverified
-            row("wingtipdirect.com", "203.0.113.25", True, 120),
-            # planted: spam relayed through the rogue connector's range
-            row(
-                "wingtip-promo.net",
-                "198.51.100.77",
-                True,
-                1842,
-                first="2026-11-17T03:10:05Z",
-                last="2026-11-20T05:41:12Z",
-            ),
-        ],
+        # The order the collector writes: sender domain, source IP, direction.
+        "Aggregates": sorted(
+            rows, key=lambda r: (r["SenderDomain"], r["FromIP"] or "", r["Outbound"])
+        ),
     }
 
 
@@ -478,14 +494,14 @@ def group_members() -> list[dict]:
         {
             "id": HELPDESK_GROUP["id"],
             "displayName": HELPDESK_GROUP["displayName"],
-            "members": [user(upn) for upn in HELPDESK_MEMBERS],
+            "members": sorted((user(upn) for upn in HELPDESK_MEMBERS), key=lambda m: m["id"]),
         }
     ]
 
 
 def registration_details() -> list[dict]:
     upns = sorted({u for u, _ in ACTIVE} | {u for u, _ in ELIGIBLE} | set(HELPDESK_MEMBERS))
-    upns += ["peggy.olson@tailspintoys.com", "fiona.hughes@tailspin.co.uk"]
+    direct = {u for u, _ in ACTIVE}
     out = []
     for upn in upns:
         registered = upn not in NOT_REGISTERED
@@ -495,8 +511,9 @@ def registration_details() -> list[dict]:
                 "userPrincipalName": upn,
                 "userDisplayName": user(upn)["displayName"],
                 "userType": "member",
-                "isAdmin": upn
-                not in ("peggy.olson@tailspintoys.com", "fiona.hughes@tailspin.co.uk"),
+                # The report marks direct role holders; eligible and group-based admins are
+                # not marked, so the collector fetches them by id.
+                "isAdmin": upn in direct,
                 "isMfaRegistered": registered,
                 "isMfaCapable": registered,
                 "methodsRegistered": ["microsoftAuthenticatorPush", "softwareOneTimePasscode"]
@@ -551,7 +568,7 @@ def conditional_access() -> list[dict]:
             },
         }
 
-    return [
+    policies = [
         policy(
             "CA001 Require MFA for administrators",
             "enabled",
@@ -592,6 +609,7 @@ def conditional_access() -> list[dict]:
             locations={"includeLocations": ["All"], "excludeLocations": ["AllTrusted"]},
         ),
     ]
+    return sorted(policies, key=lambda p: p["id"])
 
 
 def build() -> dict:

@@ -26,7 +26,7 @@ from auditor.auth import (
 from auditor.clouds import CLOUDS, resolve
 from auditor.collect import CollectOptions, Collector
 from auditor.errors import AuditInputError
-from auditor.http import HttpClient
+from auditor.http import HttpClient, RetryPolicy
 from auditor.model import Severity
 from auditor.redact import redact
 from auditor.registry import Check, CheckDefinitionError, discover
@@ -126,6 +126,19 @@ def _add_live_options(parser: argparse.ArgumentParser) -> None:
         "--trace-end",
         metavar="TIME",
         help="end of the message trace period, ISO 8601 (default: now)",
+    )
+    live.add_argument(
+        "--retries",
+        type=int,
+        default=5,
+        help="retries of a throttled or failed request before its source is an error (default 5)",
+    )
+    live.add_argument(
+        "--timeout",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="how long to wait for one answer (default 120)",
     )
     live.add_argument(
         "-q", "--quiet", action="store_true", help="no progress on stderr, even at a terminal"
@@ -253,8 +266,11 @@ def _collect_live(args: argparse.Namespace, sources: Sequence[str]) -> dict:
         cloud = resolve(args.cloud, args.authority, args.graph_url, args.exchange_url)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if args.retries < 0 or args.timeout <= 0:
+        raise UsageError("--retries must be 0 or more and --timeout above 0")
     progress = _progress(args)
-    http = HttpClient(on_wait=progress)
+    policy = RetryPolicy(max_attempts=args.retries + 1, read_timeout=args.timeout)
+    http = HttpClient(policy, on_wait=progress)
     tokens = TokenSource(cloud, args.tenant, args.client_id, _credential(args))
     collector = Collector(
         args.tenant,

@@ -55,9 +55,15 @@ def make(directory: Path) -> Materials:
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, key_cert_sign=True, crl_sign=True,
-                content_commitment=False, key_encipherment=False, data_encipherment=False,
-                key_agreement=False, encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -108,7 +114,10 @@ def make(directory: Path) -> Materials:
         (directory / name).chmod(0o600)
     password = "pfx-pass-" + ca.serial_number.to_bytes(20, "big").hex()[:12]
     pfx = pkcs12.serialize_key_and_certificates(
-        b"app", client_key, client, None,
+        b"app",
+        client_key,
+        client,
+        None,
         serialization.BestAvailableEncryption(password.encode()),
     )
     (directory / "app.pfx").write_bytes(pfx)

@@ -1,0 +1,753 @@
+"""A fake Microsoft cloud on 127.0.0.1 over real TLS: Entra ID sign-in (OpenID discovery,
+token endpoint, device code), GitHub's OIDC token endpoint, Graph v1.0 and Exchange's
+InvokeCommand gateway, serving the demo tenant. Paging, $select, $filter, $expand and $batch
+behave like the real services where the tool relies on them; faults can be injected per
+route, and every request is counted.
+
+Routes (relative to https://127.0.0.1:PORT):
+  /{tenant}/v2.0/.well-known/openid-configuration, /{tenant}/oauth2/v2.0/token|devicecode
+  /github/token                                  GitHub Actions' ID token endpoint
+  /graph/v1.0/...                                Graph       (scope https://.../graph/.default)
+  /exchange/adminapi/beta/{tenant}/InvokeCommand Exchange    (scope https://.../exchange/.default)
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import ssl
+import threading
+import time
+import uuid
+from collections import Counter, defaultdict, deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
+
+import jwt
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.fake_tenant import ca
+from tests.fake_tenant.data import TenantData, build
+
+GRAPH_PERMISSIONS = {
+    "organization": "Organization.Read.All",
+    "domains": "Domain.Read.All",
+    "roleManagement/directory/roleAssignments": "RoleManagement.Read.Directory",
+    "roleManagement/directory/roleEligibilitySchedules": "RoleEligibilitySchedule.Read.Directory",
+    "groups": "GroupMember.Read.All",
+    "reports/authenticationMethods/userRegistrationDetails": "AuditLog.Read.All",
+    "identity/conditionalAccess/policies": "Policy.Read.All",
+    "policies/identitySecurityDefaultsEnforcementPolicy": "Policy.Read.All",
+}
+EXCHANGE_APP_PERMISSION = "Exchange.ManageAsApp"
+EXCHANGE_ROLE = "Global Reader"
+ALL_GRANTS = frozenset({*GRAPH_PERMISSIONS.values(), EXCHANGE_APP_PERMISSION, EXCHANGE_ROLE})
+GITHUB_SUBJECT = "repo:tailspin/mail-audit:ref:refs/heads/main"
+GITHUB_AUDIENCE = "api://AzureADTokenExchange"
+TRACE_MAX_RESULT_SIZE = 5000
+
+
+@dataclass
+class Fault:
+    """One injected misbehaviour, used `times` times on its route, then gone.
+
+    kinds: 429 (with `retry_after`, or without when None), 503, slow (`delay` seconds before
+    a normal answer), drop (close the connection without answering), invalid-json,
+    nul-403 (Exchange's 403 with a body of NUL bytes), truncate (Exchange: a partial page with
+    a truncation warning and no nextLink), exchange-throttle (429 whose wait is only in the
+    message text)."""
+
+    kind: str
+    times: int = 1
+    retry_after: str | None = None
+    delay: float = 0.0
+
+
+@dataclass
+class AppRegistration:
+    client_id: str
+    secret: str
+    thumbprints: set[str]  # SHA-1 and SHA-256 of the uploaded certificate, lower-case hex
+    public_key: Any
+    grants: set[str] = field(default_factory=lambda: set(ALL_GRANTS))
+
+
+class FakeTenant:
+    """Start with `with FakeTenant(tmp_dir) as fake:`; `fake.env()` is what a CLI subprocess
+    needs to trust it, `fake.cli_args()` the options that point the CLI at it."""
+
+    def __init__(self, directory: Path, graph_page_size: int = 4, exchange_page_size: int = 10):
+        self.directory = Path(directory)
+        self.materials = ca.make(self.directory)
+        self.data: TenantData = build()
+        cert = self.materials.client_cert
+        self.app = AppRegistration(
+            client_id=str(uuid.uuid4()),
+            secret="fake-secret-" + secrets.token_urlsafe(24),
+            thumbprints={
+                cert.fingerprint(hashes.SHA1()).hex(),
+                cert.fingerprint(hashes.SHA256()).hex(),
+            },
+            public_key=cert.public_key(),
+        )
+        self.github_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.github_request_token = "gh-request-" + secrets.token_urlsafe(24)
+        self.graph_page_size = graph_page_size
+        self.exchange_page_size = exchange_page_size
+        self.licences = {"P1": True, "P2": True}
+        self.tokens: dict[str, str] = {}  # issued access token -> resource
+        self.issued: list[str] = []  # every token and assertion handed out, for leak tests
+        self.counts: Counter[str] = Counter()
+        self.faults: dict[str, deque[Fault]] = defaultdict(deque)
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- life cycle ------------------------------------------------------------------------
+
+    def start(self) -> FakeTenant:
+        handler = type("Handler", (_Handler,), {"fake": self})
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server.daemon_threads = True
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.materials.server_cert, self.materials.server_key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakeTenant:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base(self) -> str:
+        assert self._server is not None, "start() the fake tenant first"
+        return f"https://127.0.0.1:{self._server.server_address[1]}"
+
+    # --- what tests use ----------------------------------------------------------------------
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """Environment for a CLI subprocess: trust the throwaway CA, nothing else inherited
+        that could point elsewhere."""
+        import os
+
+        keep = {
+            k: v for k, v in os.environ.items() if not k.startswith(("M365_AUDIT_", "ACTIONS_"))
+        }
+        return {
+            **keep,
+            "REQUESTS_CA_BUNDLE": str(self.materials.ca_file),
+            "CURL_CA_BUNDLE": str(self.materials.ca_file),
+            **extra,
+        }
+
+    def cli_args(self) -> list[str]:
+        return [
+            "--tenant",
+            self.data.domain,
+            "--client-id",
+            self.app.client_id,
+            "--authority",
+            self.base,
+            "--graph-url",
+            f"{self.base}/graph",
+            "--exchange-url",
+            f"{self.base}/exchange",
+        ]
+
+    def github_env(self) -> dict[str, str]:
+        return {
+            "ACTIONS_ID_TOKEN_REQUEST_URL": f"{self.base}/github/token?api-version=2.0",
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN": self.github_request_token,
+        }
+
+    def inject(self, route: str, *faults: Fault) -> None:
+        with self._lock:
+            self.faults[route].extend(faults)
+
+    def revoke(self, grant: str) -> None:
+        self.app.grants.discard(grant)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.counts.clear()
+            self.faults.clear()
+            self.app.grants = set(ALL_GRANTS)
+            self.licences = {"P1": True, "P2": True}
+
+    def take_fault(self, route: str) -> Fault | None:
+        with self._lock:
+            self.counts[route] += 1
+            queue = self.faults.get(route)
+            if not queue:
+                return None
+            fault = queue[0]
+            fault.times -= 1
+            if fault.times <= 0:
+                queue.popleft()
+            return fault
+
+    def issue(self, resource: str) -> str:
+        token = "fake-" + resource + "-" + secrets.token_urlsafe(32)
+        with self._lock:
+            self.tokens[token] = resource
+            self.issued.append(token)
+        return token
+
+    def github_token(self, audience: str) -> str:
+        now = int(time.time())
+        token = jwt.encode(
+            {
+                "iss": f"{self.base}/github",
+                "sub": GITHUB_SUBJECT,
+                "aud": audience,
+                "iat": now,
+                "nbf": now,
+                "exp": now + 300,
+                "repository": "tailspin/mail-audit",
+            },
+            self.github_key,
+            algorithm="RS256",
+            headers={"kid": "fake-github"},
+        )
+        with self._lock:
+            self.issued.append(token)
+        return token
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeTenant
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read counters
+        pass
+
+    # --- plumbing ----------------------------------------------------------------------------
+
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(raw)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def _graph_error(self, status: int, code: str, message: str, headers=None) -> None:
+        self._send(status, {"error": {"code": code, "message": message}}, headers)
+
+    def _apply_fault(self, route: str) -> bool:
+        """True when the fault has answered the request already."""
+        fault = self.fake.take_fault(route)
+        if fault is None:
+            return False
+        if fault.kind == "slow":
+            time.sleep(fault.delay)
+            return False
+        if fault.kind == "drop":
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return True
+        if fault.kind == "429":
+            headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+            self._graph_error(429, "TooManyRequests", "Too many requests", headers)
+            return True
+        if fault.kind == "exchange-throttle":
+            message = "The request was throttled. Please try again after 1 seconds."
+            self._graph_error(429, "Throttled", message)
+            return True
+        if fault.kind == "503":
+            self._graph_error(503, "ServiceUnavailable", "The service is unavailable")
+            return True
+        if fault.kind == "invalid-json":
+            self._send(200, b'{"value": [ {"Name": "half')
+            return True
+        if fault.kind == "nul-403":
+            self._send(403, b"\x00" * 16)
+            return True
+        if fault.kind == "truncate":
+            self._truncated = True
+            return False
+        raise ValueError(f"unknown fault {fault.kind}")
+
+    def _token_resource(self) -> str | None:
+        header = self.headers.get("Authorization") or ""
+        if not header.startswith("Bearer "):
+            return None
+        return self.fake.tokens.get(header[7:])
+
+    # --- dispatch ----------------------------------------------------------------------------
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def _dispatch(self, method: str) -> None:
+        self._truncated = False
+        parts = urlsplit(self.path)
+        path = parts.path
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        body = self._body()
+        try:
+            if path.startswith("/graph/v1.0/"):
+                self._graph(method, path[len("/graph/v1.0/") :], query, body)
+            elif path.startswith("/exchange/adminapi/beta/"):
+                self._exchange(path, query, body)
+            elif path.startswith("/github/token"):
+                self._github(query)
+            elif path.endswith("/v2.0/.well-known/openid-configuration"):
+                self._discovery(path.split("/")[1])
+            elif path.endswith("/oauth2/v2.0/token"):
+                self._token(path.split("/")[1], body)
+            elif path.endswith("/oauth2/v2.0/devicecode"):
+                self._device_code(body)
+            else:
+                self._graph_error(404, "NotFound", f"no route {path}")
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            pass
+
+    # --- Entra ID sign-in --------------------------------------------------------------------
+
+    def _known_tenant(self, tenant: str) -> bool:
+        return tenant.lower() in (self.fake.data.tenant_id, self.fake.data.domain.lower())
+
+    def _discovery(self, tenant: str) -> None:
+        if self._apply_fault("discovery"):
+            return
+        if not self._known_tenant(tenant):
+            self._send(
+                400,
+                {
+                    "error": "invalid_tenant",
+                    "error_description": f"AADSTS90002: Tenant '{tenant}' not found.",
+                },
+            )
+            return
+        base = f"{self.fake.base}/{tenant}"
+        self._send(
+            200,
+            {
+                "issuer": f"{self.fake.base}/{self.fake.data.tenant_id}/v2.0",
+                "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+                "token_endpoint": f"{base}/oauth2/v2.0/token",
+                "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
+                "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt"],
+            },
+        )
+
+    def _aad_error(self, status: int, error: str, code: str, text: str) -> None:
+        self._send(
+            status,
+            {
+                "error": error,
+                "error_description": f"{code}: {text}\r\nTrace ID: {uuid.uuid4()}",
+                "error_codes": [int(code[6:])],
+            },
+        )
+
+    def _token(self, tenant: str, raw: bytes) -> None:
+        if self._apply_fault("token"):
+            return
+        form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+        app = self.fake.app
+        if not self._known_tenant(tenant):
+            self._aad_error(400, "invalid_request", "AADSTS90002", f"Tenant '{tenant}' not found.")
+            return
+        if form.get("client_id") != app.client_id:
+            self._aad_error(
+                400,
+                "unauthorized_client",
+                "AADSTS700016",
+                f"Application with identifier '{form.get('client_id')}' was not "
+                "found in the directory.",
+            )
+            return
+        scope = form.get("scope", "")
+        resource = self._resource_of(scope)
+        if resource is None:
+            self._aad_error(
+                400,
+                "invalid_resource",
+                "AADSTS500011",
+                f"The resource principal named {scope} was not found.",
+            )
+            return
+        grant = form.get("grant_type")
+        if grant == "urn:ietf:params:oauth:grant-type:device_code":
+            if form.get("device_code") != "fake-device-code":
+                self._aad_error(400, "invalid_grant", "AADSTS70000", "bad device code")
+                return
+        elif grant == "refresh_token":
+            pass
+        elif grant != "client_credentials":
+            self._aad_error(400, "unsupported_grant_type", "AADSTS70003", f"grant {grant}")
+            return
+        elif "client_secret" in form:
+            if form["client_secret"] != app.secret:
+                self._aad_error(
+                    401, "invalid_client", "AADSTS7000215", "Invalid client secret provided."
+                )
+                return
+        elif "client_assertion" in form:
+            problem = self._check_assertion(form["client_assertion"], tenant)
+            if problem:
+                self._aad_error(401, "invalid_client", *problem)
+                return
+        else:
+            self._aad_error(
+                401,
+                "invalid_client",
+                "AADSTS7000218",
+                "The request body must contain client_assertion or client_secret.",
+            )
+            return
+        token = self.fake.issue(resource)
+        answer = {"token_type": "Bearer", "expires_in": 3599, "access_token": token}
+        if grant == "urn:ietf:params:oauth:grant-type:device_code":
+            answer["refresh_token"] = "fake-refresh-" + secrets.token_urlsafe(16)
+            answer["scope"] = scope
+        self._send(200, answer)
+
+    def _resource_of(self, scope: str) -> str | None:
+        for resource in ("graph", "exchange"):
+            if f"{self.fake.base}/{resource}/.default" in scope.split():
+                return resource
+        return None
+
+    def _check_assertion(self, assertion: str, tenant: str) -> tuple[str, str] | None:
+        app = self.fake.app
+        try:
+            header = jwt.get_unverified_header(assertion)
+            claims = jwt.decode(assertion, options={"verify_signature": False})
+        except jwt.PyJWTError:
+            return ("AADSTS50027", "JWT token is invalid or malformed.")
+        if claims.get("iss") == f"{self.fake.base}/github":
+            try:
+                claims = jwt.decode(
+                    assertion,
+                    self.fake.github_key.public_key(),
+                    algorithms=["RS256"],
+                    audience=GITHUB_AUDIENCE,
+                )
+            except jwt.PyJWTError as exc:
+                return ("AADSTS700211", f"federated token rejected: {exc}")
+            if claims.get("sub") != GITHUB_SUBJECT:
+                return (
+                    "AADSTS700213",
+                    f"No matching federated identity record found for "
+                    f"presented assertion subject '{claims.get('sub')}'.",
+                )
+            return None
+        thumbprint = header.get("x5t#S256") or header.get("x5t")
+        if not thumbprint:
+            return ("AADSTS700027", "Client assertion contains no certificate thumbprint.")
+        import base64
+
+        padded = thumbprint + "=" * (-len(thumbprint) % 4)
+        try:
+            hex_print = base64.urlsafe_b64decode(padded).hex()
+        except ValueError:
+            hex_print = thumbprint.lower()
+        if hex_print not in app.thumbprints:
+            return (
+                "AADSTS700027",
+                "Client assertion failed signature validation: the key was not found.",
+            )
+        token_endpoint = f"{self.fake.base}/{tenant}/oauth2/v2.0/token"
+        try:
+            claims = jwt.decode(
+                assertion, app.public_key, algorithms=["RS256", "PS256"], audience=token_endpoint
+            )
+        except jwt.PyJWTError as exc:
+            return ("AADSTS700027", f"Client assertion failed signature validation: {exc}")
+        if claims.get("iss") != app.client_id or claims.get("sub") != app.client_id:
+            return ("AADSTS700023", "Client assertion issuer or subject is not the client id.")
+        return None
+
+    def _device_code(self, raw: bytes) -> None:
+        form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+        if form.get("client_id") != self.fake.app.client_id:
+            self._aad_error(400, "unauthorized_client", "AADSTS700016", "unknown app")
+            return
+        self._send(
+            200,
+            {
+                "device_code": "fake-device-code",
+                "user_code": "FAKE-CODE",
+                "verification_uri": f"{self.fake.base}/devicelogin",
+                "expires_in": 900,
+                "interval": 1,
+                "message": "To sign in, open the fake device login page and enter FAKE-CODE.",
+            },
+        )
+
+    def _github(self, query: dict[str, str]) -> None:
+        if self._apply_fault("github"):
+            return
+        if self.headers.get("Authorization") != f"bearer {self.fake.github_request_token}":
+            self._send(401, {"message": "bad request token"})
+            return
+        self._send(200, {"value": self.fake.github_token(query.get("audience", ""))})
+
+    # --- Graph -------------------------------------------------------------------------------
+
+    def _graph(self, method: str, path: str, query: dict[str, str], raw: bytes) -> None:
+        if self._token_resource() != "graph":
+            self._graph_error(401, "InvalidAuthenticationToken", "Access token validation failure.")
+            return
+        if method == "POST" and path == "$batch":
+            if self._apply_fault("graph:$batch"):
+                return
+            self._send(200, self._graph_batch(json.loads(raw)))
+            return
+        route = "graph:" + _graph_route(path)
+        if self._apply_fault(route):
+            return
+        status, body = self._graph_get(path, query)
+        self._send(status, body)
+
+    def _graph_batch(self, payload: dict[str, Any]) -> dict[str, Any]:
+        responses = []
+        for request in payload.get("requests", []):
+            parts = urlsplit(request["url"])
+            query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+            path = parts.path.lstrip("/")
+            fault = self.fake.take_fault("graph:batch-item:" + _graph_route(path))
+            if fault is not None and fault.kind == "429":
+                responses.append(
+                    {
+                        "id": request["id"],
+                        "status": 429,
+                        "headers": {"Retry-After": fault.retry_after or "1"},
+                        "body": {"error": {"code": "TooManyRequests"}},
+                    }
+                )
+                continue
+            status, body = self._graph_get(path, query)
+            responses.append({"id": request["id"], "status": status, "body": body})
+        return {"responses": responses}
+
+    def _graph_get(self, path: str, query: dict[str, str]) -> tuple[int, Any]:
+        fake = self.fake
+        data = fake.data.graph
+        route = _graph_route(path)
+        permission = GRAPH_PERMISSIONS.get(route)
+        if permission is None:
+            return 404, {"error": {"code": "Request_ResourceNotFound", "message": path}}
+        if permission not in fake.app.grants:
+            return 403, {
+                "error": {
+                    "code": "Authorization_RequestDenied",
+                    "message": "Insufficient privileges to complete the operation.",
+                }
+            }
+        if route == "roleManagement/directory/roleEligibilitySchedules" and not fake.licences["P2"]:
+            return 403, {
+                "error": {
+                    "code": "AadPremiumLicenseRequired",
+                    "message": "The tenant needs an AAD Premium 2 license.",
+                }
+            }
+        if route.startswith("reports/") and not fake.licences["P1"]:
+            return 403, {
+                "error": {
+                    "code": "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+                    "message": "Neither tenant is B2C or tenant doesn't have premium license",
+                }
+            }
+
+        if path == "policies/identitySecurityDefaultsEnforcementPolicy":
+            return 200, _select(data["securityDefaults"], query.get("$select"))
+        if route == "groups":
+            segments = path.split("/")
+            group = data["groups"].get(segments[1])
+            if group is None:
+                return 404, {
+                    "error": {
+                        "code": "Request_ResourceNotFound",
+                        "message": f"Resource '{segments[1]}' does not exist",
+                    }
+                }
+            if len(segments) == 2:
+                return 200, _select(
+                    {"id": segments[1], "displayName": group["displayName"]}, query.get("$select")
+                )
+            return 200, self._page(path, group["members"], query)
+        if route == "reports/authenticationMethods/userRegistrationDetails" and path != route:
+            uid = path.rsplit("/", 1)[1]
+            found = next((r for r in data["userRegistrationDetails"] if r["id"] == uid), None)
+            if found is None:
+                return 404, {"error": {"code": "Request_ResourceNotFound", "message": uid}}
+            return 200, found
+        key = {
+            "organization": "organization",
+            "domains": "domains",
+            "roleManagement/directory/roleAssignments": "roleAssignments",
+            "roleManagement/directory/roleEligibilitySchedules": "roleEligibilitySchedules",
+            "reports/authenticationMethods/userRegistrationDetails": "userRegistrationDetails",
+            "identity/conditionalAccess/policies": "conditionalAccessPolicies",
+        }[route]
+        items = data[key]
+        if "$filter" in query:
+            if query["$filter"] != "isAdmin eq true" or key != "userRegistrationDetails":
+                return 400, {
+                    "error": {
+                        "code": "BadRequest",
+                        "message": f"unsupported filter {query['$filter']}",
+                    }
+                }
+            items = [r for r in items if r.get("isAdmin")]
+        if query.get("$expand") != "principal":
+            items = [{k: v for k, v in r.items() if k != "principal"} for r in items]
+        return 200, self._page(path, items, query)
+
+    def _page(self, path: str, items: list[dict[str, Any]], query: dict[str, str]) -> Any:
+        size = self.fake.graph_page_size
+        offset = int(query.get("$skiptoken", "0"))
+        chunk = [
+            _select(i, query.get("$select"), keep=("principal",))
+            for i in items[offset : offset + size]
+        ]
+        body: dict[str, Any] = {
+            "@odata.context": f"{self.fake.base}/graph/v1.0/$metadata",
+            "value": chunk,
+        }
+        if offset + size < len(items):
+            rest = {k: v for k, v in query.items() if k != "$skiptoken"}
+            rest["$skiptoken"] = str(offset + size)
+            body["@odata.nextLink"] = (
+                f"{self.fake.base}/graph/v1.0/{path}?{urlencode(rest, quote_via=quote)}"
+            )
+        return body
+
+    # --- Exchange ----------------------------------------------------------------------------
+
+    def _exchange(self, path: str, query: dict[str, str], raw: bytes) -> None:
+        fake = self.fake
+        resource = self._token_resource()
+        if resource != "exchange" or EXCHANGE_APP_PERMISSION not in fake.app.grants:
+            self._graph_error(
+                401, "Unauthorized", "The access token is invalid or lacks Exchange.ManageAsApp."
+            )
+            return
+        tenant = path.split("/")[4]
+        if not self._known_tenant(tenant):
+            self._graph_error(404, "NotFound", f"tenant {tenant}")
+            return
+        try:
+            cmdlet_input = json.loads(raw)["CmdletInput"]
+            cmdlet = cmdlet_input["CmdletName"]
+            parameters = cmdlet_input["Parameters"]
+            if parameters is None:
+                raise TypeError("Parameters must be an object")
+        except (ValueError, KeyError, TypeError) as exc:
+            self._graph_error(400, "BadRequest", f"bad CmdletInput: {exc}")
+            return
+        if self._apply_fault(f"exchange:{cmdlet}"):
+            return
+        if EXCHANGE_ROLE not in fake.app.grants:
+            self._send(403, b"\x00" * 12)  # what the gateway does without a directory role
+            return
+        if cmdlet == "Get-MessageTraceV2":
+            status, body = self._message_trace(parameters)
+            self._send(status, body)
+            return
+        records = fake.data.exchange.get(cmdlet)
+        if records is None:
+            self._send(
+                400,
+                {
+                    "error": {
+                        "code": "BadRequest",
+                        "message": "cmdlet not found",
+                        "innererror": {
+                            "internalexception": {
+                                "message": f"The term '{cmdlet}' is not recognized."
+                            }
+                        },
+                    }
+                },
+            )
+            return
+        if cmdlet == "Get-Mailbox" and parameters.get("ResultSize") != "Unlimited":
+            records = records[:1000]
+        size = fake.exchange_page_size
+        offset = int(query.get("$skiptoken", "0"))
+        body: dict[str, Any] = {
+            "@odata.context": f"{fake.base}/exchange/adminapi/beta/$metadata",
+            "@adminapi.warnings": [],
+            "value": records[offset : offset + size],
+        }
+        if self._truncated:
+            body["@adminapi.warnings"] = [
+                "WARNING: There are more results available than currently displayed. The "
+                "output has been truncated."
+            ]
+        elif offset + size < len(records):
+            body["@odata.nextLink"] = f"{fake.base}{path}?$skiptoken={offset + size}"
+        self._send(200, body)
+
+    def _message_trace(self, parameters: dict[str, Any]) -> tuple[int, Any]:
+        from auditor.timeutil import parse_time
+
+        try:
+            start = parse_time(parameters["StartDate"])
+            end = parse_time(parameters["EndDate"])
+            size = int(parameters.get("ResultSize", 1000))
+        except (KeyError, ValueError) as exc:
+            return 400, {"error": {"code": "BadRequest", "message": f"bad parameters: {exc}"}}
+        if size > TRACE_MAX_RESULT_SIZE or (end - start).days > 10:
+            return 400, {
+                "error": {
+                    "code": "BadRequest",
+                    "message": "ResultSize over 5000 or a period over 10 days",
+                }
+            }
+        after = parameters.get("StartingRecipientAddress")
+
+        def wanted(row: dict[str, Any]) -> bool:
+            received = parse_time(row["Received"])
+            if received < start or received > end:
+                return False
+            # The continuation repeats the last row of the previous page, as the real one can.
+            return not (after and received == end and row["RecipientAddress"] < after)
+
+        rows = [r for r in self.fake.data.trace_rows if wanted(r)][:size]
+        return 200, {"@adminapi.warnings": [], "value": rows}
+
+
+def _graph_route(path: str) -> str:
+    if path.startswith("groups/"):
+        return "groups"
+    for route in GRAPH_PERMISSIONS:
+        if path == route or path.startswith(route + "/"):
+            return route
+    return path
+
+
+def _select(item: dict[str, Any], select: str | None, keep: tuple[str, ...] = ()) -> Any:
+    if not select:
+        return item
+    fields = set(select.split(",")) | set(keep)
+    return {k: v for k, v in item.items() if k in fields or k.startswith("@odata.")}

@@ -195,7 +195,7 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="ID",
-        help="collect only what these checks need (default: every check)",
+        help="collect only what these checks need (default: every source)",
     )
     _add_live_options(collect)
 
@@ -291,7 +291,14 @@ def _sources_for(checks: dict[str, Check], selected: Sequence[str]) -> list[str]
 def _cmd_collect(args: argparse.Namespace) -> int:
     checks = discover()
     selected = _selected(checks, args.check)
-    document = _collect_live(args, _sources_for(checks, selected))
+    # Without --check, a full snapshot: every catalogued source, so that `baseline init` and
+    # later audits of this file have everything to work with.
+    sources = (
+        _sources_for(checks, selected)
+        if selected
+        else sorted(set(CATALOGUE) | set(_sources_for(checks, ())))
+    )
+    document = _collect_live(args, sources)
     jsonio.atomic_write(args.output, jsonio.dumps(document))
     failed = [n for n, r in document["sources"].items() if r["status"] != "ok"]
     for name in failed:

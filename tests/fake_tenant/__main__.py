@@ -28,7 +28,8 @@ def main() -> int:
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         with contextlib.suppress(KeyboardInterrupt):
-            stop.wait()
+            while not stop.wait(0.2):  # short waits, so the signal handler gets to run
+                pass
     return 0
 
 

@@ -384,6 +384,11 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
         scope = form.get("scope", "")
+        grant = form.get("grant_type")
+        device_code = form.get("device_code", "")
+        if grant == "urn:ietf:params:oauth:grant-type:device_code":
+            # The token request of the device flow names no scope: the code carries it.
+            scope = device_code.removeprefix("fake-device-code ")
         resource = self._resource_of(scope)
         if resource is None:
             self._aad_error(
@@ -393,9 +398,8 @@ class _Handler(BaseHTTPRequestHandler):
                 f"The resource principal named {scope} was not found.",
             )
             return
-        grant = form.get("grant_type")
         if grant == "urn:ietf:params:oauth:grant-type:device_code":
-            if form.get("device_code") != "fake-device-code":
+            if not device_code.startswith("fake-device-code "):
                 self._aad_error(400, "invalid_grant", "AADSTS70000", "bad device code")
                 return
         elif grant == "refresh_token":
@@ -493,7 +497,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(
             200,
             {
-                "device_code": "fake-device-code",
+                "device_code": "fake-device-code " + form.get("scope", ""),
                 "user_code": "FAKE-CODE",
                 "verification_uri": f"{self.fake.base}/devicelogin",
                 "expires_in": 900,

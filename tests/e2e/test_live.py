@@ -12,7 +12,7 @@ import pytest
 
 from auditor.cli import DEMO_BASELINE
 from auditor.timeutil import parse_time, utc_now
-from tests.fake_tenant import Fault, FakeTenant
+from tests.fake_tenant import FakeTenant, Fault
 from tests.fake_tenant.data import shift_times
 
 DEMO_FINDINGS_ARGS = ["--baseline", str(DEMO_BASELINE), "--format", "json"]

@@ -1,0 +1,204 @@
+"""Collectors and collection, with HTTP mocked by `responses`."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+import responses
+
+from auditor.clouds import resolve
+from auditor.collect import Collector, _failure_reason, _shape_problem
+from auditor.collectors import CollectContext, normalise_time
+from auditor.collectors.message_trace import RateLimiter, aggregate, message_trace, windows
+from auditor.exchange import ExchangeClient
+from auditor.http import ApiError, HttpClient, RetryPolicy
+from auditor.sources import with_dependencies
+from tests.unit.test_http import INVOKE, Clock
+
+END = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
+ACCEPTED = {
+    "contoso.com": {"DomainName": "contoso.com"},
+    "fabrikam.com": {"DomainName": "fabrikam.com", "MatchSubDomains": True},
+}
+
+
+def row(trace_id, sender, recipient, received="2026-11-19T10:00:00Z", ip="192.0.2.1"):
+    return {
+        "MessageTraceId": trace_id,
+        "SenderAddress": sender,
+        "RecipientAddress": recipient,
+        "Received": received,
+        "FromIP": ip,
+        "Subject": "secret plans",
+    }
+
+
+class TestAggregation:
+    def test_windows_are_at_most_ten_days_newest_first(self):
+        spans = windows(END, 25)
+        assert [(e - s).days for s, e in spans] == [10, 10, 5]
+        assert spans[0][1] == END and spans[-1][0] == datetime(2026, 10, 26, 6, 0, tzinfo=UTC)
+
+    def test_messages_are_counted_once_and_outbound_if_any_recipient_is_external(self):
+        rows = [
+            row("m1", "a@contoso.com", "x@gmail.com"),
+            row("m1", "a@contoso.com", "b@contoso.com"),  # same message, second recipient
+            row("m2", "a@contoso.com", "b@contoso.com", received="2026-11-18T10:00:00Z"),
+            row("m3", "a@contoso.com", "c@shop.fabrikam.com"),  # MatchSubDomains: internal
+            row("m4", "", "b@contoso.com"),  # a bounce: no sender
+        ]
+        aggregates, without_sender = aggregate(rows, ACCEPTED)
+        assert without_sender == 1
+        assert aggregates == [
+            {
+                "SenderDomain": "contoso.com",
+                "FromIP": "192.0.2.1",
+                "Outbound": False,
+                "MessageCount": 2,
+                "FirstReceived": "2026-11-18T10:00:00Z",
+                "LastReceived": "2026-11-19T10:00:00Z",
+            },
+            {
+                "SenderDomain": "contoso.com",
+                "FromIP": "192.0.2.1",
+                "Outbound": True,
+                "MessageCount": 1,
+                "FirstReceived": "2026-11-19T10:00:00Z",
+                "LastReceived": "2026-11-19T10:00:00Z",
+            },
+        ]
+        assert "secret plans" not in json.dumps(aggregates)
+
+    def test_rate_limiter_waits_for_the_oldest_call_to_leave_the_period(self):
+        clock = Clock()
+        limiter = RateLimiter(limit=3, period=300, clock=clock, sleep=clock.sleep)
+        for _ in range(3):
+            limiter.acquire()
+            clock.now += 10
+        limiter.acquire()
+        assert clock.sleeps == [270.0]
+        clock.now += 300
+        limiter.acquire()
+        assert clock.sleeps == [270.0]
+
+
+def trace_context(http, days=7):
+    return CollectContext(
+        graph=None,
+        exchange=ExchangeClient(
+            http, lambda: "tok", "https://exchange.test", "contoso.onmicrosoft.com"
+        ),
+        now=END,
+        trace_days=days,
+        dependencies={"exchange.acceptedDomains": list(ACCEPTED.values())},
+    )
+
+
+class TestMessageTracePaging:
+    @responses.activate
+    def test_full_pages_continue_from_the_last_row_and_overlaps_are_removed(self, monkeypatch):
+        monkeypatch.setattr("auditor.collectors.message_trace.PAGE_SIZE", 2)
+        pages = [
+            [
+                row("m1", "a@contoso.com", "x@gmail.com", "2026-11-19T10:00:00Z"),
+                row("m2", "a@contoso.com", "y@gmail.com", "2026-11-19T09:00:00Z"),
+            ],
+            [
+                row("m2", "a@contoso.com", "y@gmail.com", "2026-11-19T09:00:00Z"),
+                row("m3", "a@contoso.com", "z@gmail.com", "2026-11-19T08:00:00Z"),
+            ],
+            [row("m3", "a@contoso.com", "z@gmail.com", "2026-11-19T08:00:00Z")],
+        ]
+        for page in pages:
+            responses.post(INVOKE, json={"value": page})
+        clock = Clock()
+        http = HttpClient(sleep=clock.sleep, clock=clock)
+        data = message_trace(trace_context(http), RateLimiter(clock=clock, sleep=clock.sleep))
+        assert data["Aggregates"][0]["MessageCount"] == 3
+        params = [json.loads(c.request.body)["CmdletInput"]["Parameters"] for c in responses.calls]
+        assert params[0] == {
+            "StartDate": "2026-11-13T06:00:00Z",
+            "EndDate": "2026-11-20T06:00:00Z",
+            "ResultSize": 2,
+        }
+        assert params[1]["EndDate"] == "2026-11-19T09:00:00Z"
+        assert params[1]["StartingRecipientAddress"] == "y@gmail.com"
+        assert data["StartDate"] == "2026-11-13T06:00:00Z"
+
+    @responses.activate
+    def test_a_page_of_only_old_rows_is_an_error_not_a_loop(self, monkeypatch):
+        monkeypatch.setattr("auditor.collectors.message_trace.PAGE_SIZE", 1)
+        same = [row("m1", "a@contoso.com", "x@gmail.com")]
+        responses.post(INVOKE, json={"value": same})
+        responses.post(INVOKE, json={"value": same})
+        clock = Clock()
+        http = HttpClient(sleep=clock.sleep, clock=clock)
+        with pytest.raises(ApiError, match="paging stalled"):
+            message_trace(trace_context(http), RateLimiter(clock=clock, sleep=clock.sleep))
+
+
+class TestCollection:
+    def test_dependencies_come_first(self):
+        order = with_dependencies(["graph.userRegistrationDetails", "exchange.messageTrace"])
+        assert order.index("graph.groupMembers") < order.index("graph.userRegistrationDetails")
+        assert order.index("exchange.acceptedDomains") < order.index("exchange.messageTrace")
+        assert "graph.organization" in order
+
+    def test_garbage_data_is_named_by_path(self):
+        problem = _shape_problem(
+            "exchange.inboundConnectors", [{"Name": "A", "Enabled": True, "ConnectorType": "X"}]
+        )
+        assert problem.startswith("the API answered data of the wrong shape at $[0].ConnectorType")
+
+    def test_forbidden_names_permission_and_licence(self):
+        reason = _failure_reason("graph.userRegistrationDetails", ApiError(403, "HTTP 403 x"))
+        assert reason == "HTTP 403 x; grant AuditLog.Read.All (needs Entra ID P1)"
+        assert _failure_reason("graph.domains", ApiError(500, "HTTP 500")) == "HTTP 500"
+
+    @responses.activate
+    def test_one_failing_source_does_not_stop_the_others(self):
+        class Tokens:
+            def token(self, scope):
+                return "tok"
+
+        cloud = resolve("global", "https://login.test", "https://graph.test", "https://exo.test")
+        responses.get(
+            "https://graph.test/v1.0/organization",
+            json={"value": [{"id": "tid", "displayName": "Contoso"}]},
+        )
+        responses.get(
+            "https://graph.test/v1.0/domains",
+            status=403,
+            json={"error": {"code": "Authorization_RequestDenied", "message": "no"}},
+        )
+        invoke = "https://exo.test/adminapi/beta/contoso.com/InvokeCommand"
+        responses.post(invoke, json={"value": [{"DomainName": "contoso.com", "Default": True}]})
+        http = HttpClient(RetryPolicy(max_attempts=1))
+        document = Collector("contoso.com", cloud, Tokens(), http).collect(
+            ["graph.domains", "exchange.acceptedDomains"]
+        )
+        sources = document["sources"]
+        assert sources["graph.domains"]["status"] == "error"
+        assert sources["graph.domains"]["error"].endswith("grant Domain.Read.All")
+        assert sources["exchange.acceptedDomains"]["status"] == "ok"
+        assert document["tenant"] == {
+            "id": "tid",
+            "cloud": "global",
+            "displayName": "Contoso",
+            "defaultDomain": "contoso.com",
+        }
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2023-03-14T09:12:44.1234567Z", "2023-03-14T09:12:44Z"),
+        ("/Date(1678785164000)/", "2023-03-14T09:12:44Z"),
+        (None, None),
+        ("not a date", "not a date"),
+    ],
+)
+def test_exchange_times_are_normalised(value, expected):
+    assert normalise_time(value) == expected

@@ -31,7 +31,7 @@ from auditor.model import Severity
 from auditor.redact import redact
 from auditor.registry import Check, CheckDefinitionError, discover
 from auditor.reports import RENDERERS
-from auditor.sources import CATALOGUE, describe, with_dependencies
+from auditor.sources import ALWAYS, CATALOGUE, describe, with_dependencies
 from auditor.timeutil import parse_time, utc_now
 
 PROG = "m365-audit"
@@ -400,10 +400,18 @@ def permission_rows() -> list[list[str]]:
     checks = discover()
     used_by: dict[str, list[str]] = {}
     for c in checks.values():
-        for name in with_dependencies(c.spec.requires):
+        for name in with_dependencies(c.spec.requires, always=False):
             used_by.setdefault(name, []).append(c.spec.id)
+    for name in ALWAYS:
+        used_by.setdefault(name, ["every live run (tenant id and name)"])
     return [
-        [name, info.api, info.permission, info.licence or "-", ", ".join(used_by.get(name, []))]
+        [
+            name,
+            info.api,
+            info.permission,
+            info.licence or "-",
+            ", ".join(used_by.get(name, ["collect and baseline init only"])),
+        ]
         for name, info in CATALOGUE.items()
     ]
 

@@ -128,7 +128,7 @@ def describe(name: str) -> SourceInfo:
     return CATALOGUE.get(name) or SourceInfo(name, "(provided by a plugin)", "(see the plugin)")
 
 
-def with_dependencies(names: Iterable[str]) -> list[str]:
+def with_dependencies(names: Iterable[str], always: bool = True) -> list[str]:
     """The sources to collect, dependencies first (a stable order for the same input)."""
     ordered: list[str] = []
 
@@ -139,6 +139,6 @@ def with_dependencies(names: Iterable[str]) -> list[str]:
             visit(dependency)
         ordered.append(name)
 
-    for name in sorted(set(names) | set(ALWAYS)):
+    for name in sorted(set(names) | (set(ALWAYS) if always else set())):
         visit(name)
     return ordered

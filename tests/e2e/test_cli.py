@@ -345,3 +345,10 @@ class TestChecksList:
         adm = next(c for c in listing if c["id"] == "ADM-001")
         assert {s["name"] for s in adm["sources"]} >= {"graph.userRegistrationDetails"}
         assert adm["severity"] == "critical"
+
+
+def test_readme_permission_table_is_what_the_command_prints():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme.split("<!-- permissions:start -->\n", 1)[1].split("<!-- permissions:end -->")[0]
+    printed = cli("permissions", "--format", "markdown").stdout
+    assert table == printed, "update README.md from: m365-audit permissions --format markdown"

@@ -86,6 +86,18 @@ _CATALOGUE = (
         collect=graph.security_defaults,
     ),
     SourceInfo(
+        "graph.subscriptions",
+        "GET /directory/subscriptions",
+        "Organization.Read.All",
+        collect=graph.subscriptions,
+    ),
+    SourceInfo(
+        "graph.subscribedSkus",
+        "GET /subscribedSkus",
+        "LicenseAssignment.Read.All",
+        collect=graph.subscribed_skus,
+    ),
+    SourceInfo(
         "exchange.acceptedDomains",
         "Get-AcceptedDomain",
         EXCHANGE_PERMISSION,
@@ -108,6 +120,36 @@ _CATALOGUE = (
         "Get-Mailbox -ResultSize Unlimited",
         EXCHANGE_PERMISSION,
         collect=exo.mailboxes,
+    ),
+    SourceInfo(
+        "exchange.outboundSpamPolicies",
+        "Get-HostedOutboundSpamFilterPolicy",
+        EXCHANGE_PERMISSION,
+        collect=exo.outbound_spam_policies,
+    ),
+    SourceInfo(
+        "exchange.remoteDomains",
+        "Get-RemoteDomain",
+        EXCHANGE_PERMISSION,
+        collect=exo.remote_domains,
+    ),
+    SourceInfo(
+        "exchange.transportRules",
+        "Get-TransportRule -ResultSize Unlimited",
+        EXCHANGE_PERMISSION,
+        collect=exo.transport_rules,
+    ),
+    SourceInfo(
+        "exchange.blockedSenders",
+        "Get-BlockedSenderAddress",
+        EXCHANGE_PERMISSION,
+        collect=exo.blocked_senders,
+    ),
+    SourceInfo(
+        "exchange.dkimSigningConfig",
+        "Get-DkimSigningConfig",
+        EXCHANGE_PERMISSION,
+        collect=exo.dkim_signing,
     ),
     SourceInfo(
         "exchange.messageTrace",

@@ -612,6 +612,216 @@ def conditional_access() -> list[dict]:
     return sorted(policies, key=lambda p: p["id"])
 
 
+# --- Exchange: outbound spam, remote domains, transport rules, blocked senders, DKIM --------
+
+
+def outbound_spam_policies() -> list[dict]:
+    return [
+        {
+            "Name": "Default",
+            "IsDefault": True,
+            "Enabled": True,
+            "RecipientLimitExternalPerHour": 0,
+            "RecipientLimitInternalPerHour": 0,
+            "RecipientLimitPerDay": 0,
+            "ActionWhenThresholdReached": "BlockUserForToday",
+            "AutoForwardingMode": "Automatic",
+            "BccSuspiciousOutboundMail": False,
+            "BccSuspiciousOutboundAdditionalRecipients": [],
+            "NotifyOutboundSpam": False,
+            "NotifyOutboundSpamRecipients": [],
+        },
+        {
+            "Name": "Executives",
+            "IsDefault": False,
+            "Enabled": True,
+            "RecipientLimitExternalPerHour": 400,
+            "RecipientLimitInternalPerHour": 800,
+            "RecipientLimitPerDay": 1000,
+            "ActionWhenThresholdReached": "BlockUser",
+            "AutoForwardingMode": "Off",
+            "BccSuspiciousOutboundMail": True,
+            "BccSuspiciousOutboundAdditionalRecipients": ["soc@tailspintoys.com"],
+            "NotifyOutboundSpam": True,
+            "NotifyOutboundSpamRecipients": ["soc@tailspintoys.com"],
+        },
+    ]
+
+
+def remote_domains() -> list[dict]:
+    return [
+        {
+            "Name": "Contoso Payroll",
+            "DomainName": "contosopayroll.com",
+            "AutoForwardEnabled": False,
+            "AutoReplyEnabled": False,
+            "AllowedOOFType": "External",
+        },
+        {
+            "Name": "Default",
+            "DomainName": "*",
+            "AutoForwardEnabled": True,
+            "AutoReplyEnabled": True,
+            "AllowedOOFType": "External",
+        },
+    ]
+
+
+def transport_rules() -> list[dict]:
+    def rule(name, priority, state, **props):
+        base = {
+            "Name": name,
+            "Priority": priority,
+            "State": state,
+            "Mode": "Enforce",
+            "FromScope": None,
+            "SentToScope": None,
+            "SenderDomainIs": [],
+            "SetSCL": None,
+            "RedirectMessageTo": [],
+            "BlindCopyTo": [],
+            "AddToRecipients": [],
+            "CopyTo": [],
+            "RouteMessageOutboundConnector": None,
+            "Conditions": [],
+            "Actions": [],
+            "WhenChanged": "2025-02-11T14:20:00Z",
+        }
+        return {**base, **props}
+
+    return [
+        rule(
+            "External disclaimer",
+            0,
+            "Enabled",
+            SentToScope="NotInOrganization",
+            Conditions=["SentToScope"],
+            Actions=["ApplyHtmlDisclaimer"],
+        ),
+        rule(
+            "Legacy journal copy",
+            2,
+            "Disabled",
+            BlindCopyTo=["journal@mailvault.example"],
+            Conditions=[],
+            Actions=["BlindCopyTo"],
+        ),
+        rule(
+            "Skip filtering for payroll partner",
+            1,
+            "Enabled",
+            FromScope="NotInOrganization",
+            SenderDomainIs=["contosopayroll.com"],
+            SetSCL=-1,
+            Conditions=["FromScope", "SenderDomainIs"],
+            Actions=["SetSCL"],
+            WhenChanged="2026-10-02T09:45:00Z",
+        ),
+    ]
+
+
+def blocked_senders() -> list[dict]:
+    return [
+        {
+            "SenderAddress": "peggy.olson@tailspintoys.com",
+            "Reason": "OutboundSpamLast24Hours",
+            "CreatedDatetime": "2026-11-19T22:14:03Z",
+            "ChangedDatetime": "2026-11-19T22:14:03Z",
+        }
+    ]
+
+
+def dkim_signing() -> list[dict]:
+    def config(domain, enabled):
+        label = domain.replace(".", "-")
+        return {
+            "Domain": domain,
+            "Enabled": enabled,
+            "Status": "Valid" if enabled else "CnameMissing",
+            "Selector1CNAME": f"selector1-{label}._domainkey.tailspintoys.r-v1.dkim.mail.microsoft",
+            "Selector2CNAME": f"selector2-{label}._domainkey.tailspintoys.r-v1.dkim.mail.microsoft",
+        }
+
+    return [
+        config("tailspin-events.com", False),
+        config("tailspin.co.uk", True),
+        config("tailspintoys.com", True),
+        config("tailspintoys.onmicrosoft.com", True),
+        config("wingtipdirect.com", False),
+    ]
+
+
+# --- Entra ID: subscriptions -----------------------------------------------------------------
+
+
+def subscriptions() -> list[dict]:
+    def sub(name, sku, status, next_date, trial=False, total=40, plans=("EXCHANGE_S_ENTERPRISE",)):
+        return {
+            "id": oid(f"subscription/{name}"),
+            "commerceSubscriptionId": oid(f"commerce/{name}"),
+            "skuId": oid(f"sku/{sku}"),
+            "skuPartNumber": sku,
+            "status": status,
+            "isTrial": trial,
+            "totalLicenses": total,
+            "createdDateTime": "2023-03-01T00:00:00Z",
+            "nextLifecycleDateTime": next_date,
+            "serviceStatus": [
+                {"servicePlanName": p, "provisioningStatus": "Success"} for p in plans
+            ],
+        }
+
+    subs = [
+        sub("m365-e3", "SPE_E3", "Enabled", "2027-06-30T00:00:00Z"),
+        # planted: the Exchange plan for the UK office lapses in 12 days and is in grace
+        sub(
+            "exo-plan1",
+            "EXCHANGESTANDARD",
+            "Warning",
+            "2026-12-02T00:00:00Z",
+            total=10,
+            plans=("EXCHANGE_S_STANDARD",),
+        ),
+        sub(
+            "entra-p2-trial",
+            "AAD_PREMIUM_P2",
+            "Enabled",
+            "2027-01-15T00:00:00Z",
+            trial=True,
+            total=25,
+            plans=("AAD_PREMIUM_P2",),
+        ),
+    ]
+    return sorted(subs, key=lambda s: s["id"])
+
+
+def subscribed_skus() -> list[dict]:
+    def sku(part, status, enabled, warning, consumed, plans):
+        return {
+            "skuId": oid(f"sku/{part}"),
+            "skuPartNumber": part,
+            "capabilityStatus": status,
+            "prepaidUnits": {
+                "enabled": enabled,
+                "warning": warning,
+                "suspended": 0,
+                "lockedOut": 0,
+            },
+            "consumedUnits": consumed,
+            "servicePlans": [
+                {"servicePlanName": p, "provisioningStatus": "Success", "appliesTo": "User"}
+                for p in plans
+            ],
+        }
+
+    skus = [
+        sku("SPE_E3", "Enabled", 40, 0, 36, ("EXCHANGE_S_ENTERPRISE", "AAD_PREMIUM")),
+        sku("EXCHANGESTANDARD", "Warning", 0, 10, 8, ("EXCHANGE_S_STANDARD",)),
+        sku("AAD_PREMIUM_P2", "Enabled", 25, 0, 12, ("AAD_PREMIUM_P2",)),
+    ]
+    return sorted(skus, key=lambda s: s["skuId"])
+
+
 def build() -> dict:
     return {
         "schema": "m365-mail-auditor/snapshot",
@@ -634,6 +844,8 @@ def build() -> dict:
             "graph.groupMembers": source(group_members()),
             "graph.userRegistrationDetails": source(registration_details()),
             "graph.conditionalAccessPolicies": source(conditional_access()),
+            "graph.subscriptions": source(subscriptions()),
+            "graph.subscribedSkus": source(subscribed_skus()),
             "graph.securityDefaults": source(
                 {"id": "00000000-0000-0000-0000-000000000000", "isEnabled": False}
             ),
@@ -641,6 +853,11 @@ def build() -> dict:
             "exchange.inboundConnectors": source(inbound_connectors()),
             "exchange.outboundConnectors": source(outbound_connectors()),
             "exchange.mailboxes": source(mailboxes()),
+            "exchange.outboundSpamPolicies": source(outbound_spam_policies()),
+            "exchange.remoteDomains": source(remote_domains()),
+            "exchange.transportRules": source(transport_rules()),
+            "exchange.blockedSenders": source(blocked_senders()),
+            "exchange.dkimSigningConfig": source(dkim_signing()),
             "exchange.messageTrace": source(message_trace()),
         },
     }

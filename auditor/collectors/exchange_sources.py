@@ -62,7 +62,13 @@ MAILBOX_FIELDS = (
     "ForwardingSmtpAddress",
     "DeliverToMailboxAndForward",
 )
-TIME_FIELDS = ("WhenCreatedUTC", "WhenChangedUTC")
+TIME_FIELDS = (
+    "WhenCreatedUTC",
+    "WhenChangedUTC",
+    "WhenChanged",
+    "CreatedDatetime",
+    "ChangedDatetime",
+)
 
 
 def _records(rows: Iterable[dict[str, Any]], fields: tuple[str, ...], key: str) -> list[dict]:
@@ -92,3 +98,71 @@ def outbound_connectors(ctx: CollectContext) -> list[dict[str, Any]]:
 def mailboxes(ctx: CollectContext) -> list[dict[str, Any]]:
     rows = ctx.need_exchange().invoke("Get-Mailbox", {"ResultSize": "Unlimited"})
     return _records(rows, MAILBOX_FIELDS, "PrimarySmtpAddress")
+
+
+OUTBOUND_SPAM_FIELDS = (
+    "Name",
+    "IsDefault",
+    "Enabled",
+    "RecipientLimitExternalPerHour",
+    "RecipientLimitInternalPerHour",
+    "RecipientLimitPerDay",
+    "ActionWhenThresholdReached",
+    "AutoForwardingMode",
+    "BccSuspiciousOutboundMail",
+    "BccSuspiciousOutboundAdditionalRecipients",
+    "NotifyOutboundSpam",
+    "NotifyOutboundSpamRecipients",
+)
+REMOTE_DOMAIN_FIELDS = (
+    "Name",
+    "DomainName",
+    "AutoForwardEnabled",
+    "AutoReplyEnabled",
+    "AllowedOOFType",
+)
+TRANSPORT_RULE_FIELDS = (
+    "Name",
+    "Priority",
+    "State",
+    "Mode",
+    "FromScope",
+    "SentToScope",
+    "SenderDomainIs",
+    "SetSCL",
+    "RedirectMessageTo",
+    "BlindCopyTo",
+    "AddToRecipients",
+    "CopyTo",
+    "RouteMessageOutboundConnector",
+    "Conditions",
+    "Actions",
+    "WhenChanged",
+)
+# Field names of Get-BlockedSenderAddress are not confirmed by a primary source; the snapshot
+# schema requires SenderAddress, so a different shape is an error, never silently empty.
+BLOCKED_SENDER_FIELDS = ("SenderAddress", "Reason", "CreatedDatetime", "ChangedDatetime")
+DKIM_FIELDS = ("Domain", "Enabled", "Status", "Selector1CNAME", "Selector2CNAME")
+
+
+def outbound_spam_policies(ctx: CollectContext) -> list[dict[str, Any]]:
+    rows = ctx.need_exchange().invoke("Get-HostedOutboundSpamFilterPolicy")
+    return _records(rows, OUTBOUND_SPAM_FIELDS, "Name")
+
+
+def remote_domains(ctx: CollectContext) -> list[dict[str, Any]]:
+    return _records(ctx.need_exchange().invoke("Get-RemoteDomain"), REMOTE_DOMAIN_FIELDS, "Name")
+
+
+def transport_rules(ctx: CollectContext) -> list[dict[str, Any]]:
+    rows = ctx.need_exchange().invoke("Get-TransportRule", {"ResultSize": "Unlimited"})
+    return _records(rows, TRANSPORT_RULE_FIELDS, "Name")
+
+
+def blocked_senders(ctx: CollectContext) -> list[dict[str, Any]]:
+    rows = ctx.need_exchange().invoke("Get-BlockedSenderAddress")
+    return _records(rows, BLOCKED_SENDER_FIELDS, "SenderAddress")
+
+
+def dkim_signing(ctx: CollectContext) -> list[dict[str, Any]]:
+    return _records(ctx.need_exchange().invoke("Get-DkimSigningConfig"), DKIM_FIELDS, "Domain")

@@ -192,3 +192,37 @@ def security_defaults(ctx: CollectContext) -> dict[str, Any]:
         "policies/identitySecurityDefaultsEnforcementPolicy", {"$select": "id,isEnabled"}
     )
     return project(body, ("id", "isEnabled"))
+
+
+SUBSCRIPTION_FIELDS = (
+    "id",
+    "commerceSubscriptionId",
+    "skuId",
+    "skuPartNumber",
+    "status",
+    "isTrial",
+    "totalLicenses",
+    "createdDateTime",
+    "nextLifecycleDateTime",
+    "serviceStatus",
+)
+SKU_FIELDS = (
+    "skuId",
+    "skuPartNumber",
+    "capabilityStatus",
+    "prepaidUnits",
+    "consumedUnits",
+    "servicePlans",
+)
+
+
+def subscriptions(ctx: CollectContext) -> list[dict[str, Any]]:
+    rows = ctx.need_graph().get_all(
+        "directory/subscriptions", {"$select": ",".join(SUBSCRIPTION_FIELDS)}
+    )
+    return sorted((project(r, SUBSCRIPTION_FIELDS) for r in rows), key=lambda s: str(s["id"]))
+
+
+def subscribed_skus(ctx: CollectContext) -> list[dict[str, Any]]:
+    rows = ctx.need_graph().get_all("subscribedSkus", {"$select": ",".join(SKU_FIELDS)})
+    return sorted((project(r, SKU_FIELDS) for r in rows), key=lambda s: str(s["skuId"]))

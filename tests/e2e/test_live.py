@@ -68,7 +68,7 @@ class TestCollect:
         target = tmp_path / "snapshot.json"
         done = cli(fake, "collect", "-o", str(target))
         assert done.returncode == 0, done.stderr
-        assert "13 sources ok, 0 failed" in done.stderr
+        assert "20 sources ok, 0 failed" in done.stderr
         assert stat.S_IMODE(target.stat().st_mode) == 0o600
         snapshot = json.loads(target.read_text())
         fixture = fake.data.fixture

@@ -19,7 +19,18 @@ from typing import Any
 from auditor.timeutil import format_time, parse_time, utc_now
 
 DEMO = Path(__file__).resolve().parents[2] / "auditor" / "demo" / "snapshot.json"
-TIME_FIELDS = {"WhenCreatedUTC", "WhenChangedUTC", "FirstReceived", "LastReceived"}
+TIME_FIELDS = {
+    "WhenCreatedUTC",
+    "WhenChangedUTC",
+    "WhenChanged",
+    "FirstReceived",
+    "LastReceived",
+    "CreatedDatetime",
+    "ChangedDatetime",
+    "createdDateTime",
+    "nextLifecycleDateTime",
+}
+EXCHANGE_TIME_FIELDS = ("WhenCreatedUTC", "WhenChangedUTC", "WhenChanged", "CreatedDatetime")
 
 
 def shift_times(value: Any, delta: timedelta) -> Any:
@@ -46,7 +57,7 @@ def exchange_time(value: str) -> str:
 def _with_sidecars(record: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in record.items():
-        if key in ("WhenCreatedUTC", "WhenChangedUTC") and value:
+        if key in EXCHANGE_TIME_FIELDS and value:
             out[key] = exchange_time(value)
             out[f"{key}@data.type"] = "System.DateTime"
         else:
@@ -179,6 +190,13 @@ def build(now: datetime | None = None) -> TenantData:
         {**p, "createdDateTime": "2024-01-01T00:00:00Z", "sessionControls": None}
         for p in sources["graph.conditionalAccessPolicies"]
     ]
+    data.graph["subscriptions"] = [
+        {**sub, "ownerId": None, "ownerType": None} for sub in sources["graph.subscriptions"]
+    ]
+    data.graph["subscribedSkus"] = [
+        {**sku, "appliesTo": "User", "id": f"{data.tenant_id}_{sku['skuId']}"}
+        for sku in sources["graph.subscribedSkus"]
+    ]
     data.graph["securityDefaults"] = {
         **sources["graph.securityDefaults"],
         "displayName": "Security Defaults",
@@ -189,6 +207,11 @@ def build(now: datetime | None = None) -> TenantData:
         ("Get-InboundConnector", "exchange.inboundConnectors"),
         ("Get-OutboundConnector", "exchange.outboundConnectors"),
         ("Get-Mailbox", "exchange.mailboxes"),
+        ("Get-HostedOutboundSpamFilterPolicy", "exchange.outboundSpamPolicies"),
+        ("Get-RemoteDomain", "exchange.remoteDomains"),
+        ("Get-TransportRule", "exchange.transportRules"),
+        ("Get-BlockedSenderAddress", "exchange.blockedSenders"),
+        ("Get-DkimSigningConfig", "exchange.dkimSigningConfig"),
     ):
         data.exchange[cmdlet] = [_with_sidecars(r) for r in sources[source]]
     data.trace_rows = expand_trace(sources["exchange.messageTrace"]["Aggregates"])

@@ -42,6 +42,8 @@ GRAPH_PERMISSIONS = {
     "reports/authenticationMethods/userRegistrationDetails": "AuditLog.Read.All",
     "identity/conditionalAccess/policies": "Policy.Read.All",
     "policies/identitySecurityDefaultsEnforcementPolicy": "Policy.Read.All",
+    "directory/subscriptions": "Organization.Read.All",
+    "subscribedSkus": "LicenseAssignment.Read.All",
 }
 EXCHANGE_APP_PERMISSION = "Exchange.ManageAsApp"
 EXCHANGE_ROLE = "Global Reader"
@@ -611,6 +613,8 @@ class _Handler(BaseHTTPRequestHandler):
             "roleManagement/directory/roleEligibilitySchedules": "roleEligibilitySchedules",
             "reports/authenticationMethods/userRegistrationDetails": "userRegistrationDetails",
             "identity/conditionalAccess/policies": "conditionalAccessPolicies",
+            "directory/subscriptions": "subscriptions",
+            "subscribedSkus": "subscribedSkus",
         }[route]
         items = data[key]
         if "$filter" in query:

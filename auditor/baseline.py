@@ -148,7 +148,9 @@ def load(path: Path) -> Baseline:
     return parse(jsonio.read_bytes(path), str(path))
 
 
-_APPROVED_INBOUND = (
+# The connector properties a baseline approves: what CONN-001 compares and `baseline init`
+# writes.
+INBOUND_CONNECTOR_PROPERTIES = (
     "Enabled",
     "ConnectorType",
     "SenderIPAddresses",
@@ -160,7 +162,7 @@ _APPROVED_INBOUND = (
     "TreatMessagesAsInternal",
     "CloudServicesMailEnabled",
 )
-_APPROVED_OUTBOUND = (
+OUTBOUND_CONNECTOR_PROPERTIES = (
     "Enabled",
     "ConnectorType",
     "UseMXRecord",
@@ -231,8 +233,8 @@ def approve_snapshot(
             for d in sorted(domains, key=lambda d: str(d["DomainName"]).lower())
         ]
     for source, section, keys in (
-        ("exchange.inboundConnectors", "inboundConnectors", _APPROVED_INBOUND),
-        ("exchange.outboundConnectors", "outboundConnectors", _APPROVED_OUTBOUND),
+        ("exchange.inboundConnectors", "inboundConnectors", INBOUND_CONNECTOR_PROPERTIES),
+        ("exchange.outboundConnectors", "outboundConnectors", OUTBOUND_CONNECTOR_PROPERTIES),
     ):
         connectors = data(source)
         if connectors is not None:

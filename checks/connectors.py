@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
+from auditor.baseline import INBOUND_CONNECTOR_PROPERTIES
 from auditor.context import CheckContext
 from auditor.model import Result, Severity, Status
 from auditor.registry import check
@@ -38,7 +39,7 @@ def _domain_set(value: Any) -> list[str]:
 
 # How a baseline value and a tenant value are made comparable: Exchange reports unset flags
 # as null and lists in no fixed order.
-_COMPARED: dict[str, Callable[[Any], Any]] = {
+_NORMALISERS: dict[str, Callable[[Any], Any]] = {
     "Enabled": _flag,
     "ConnectorType": lambda v: v,
     "SenderIPAddresses": _ip_set,
@@ -50,6 +51,7 @@ _COMPARED: dict[str, Callable[[Any], Any]] = {
     "TreatMessagesAsInternal": _flag,
     "CloudServicesMailEnabled": _flag,
 }
+_COMPARED = {prop: _NORMALISERS[prop] for prop in INBOUND_CONNECTOR_PROPERTIES}
 
 
 def _drift(expected: Mapping[str, Any], found: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

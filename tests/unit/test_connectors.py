@@ -2,6 +2,7 @@
 
 import pytest
 
+from auditor.baseline import INBOUND_CONNECTOR_PROPERTIES
 from auditor.model import Severity, Status
 from tests.helpers import by_resource, inbound, judge, statuses
 
@@ -11,19 +12,7 @@ def conn001(connectors, approved):
 
 
 def approved_copy(record, **changes):
-    keep = (
-        "Name",
-        "Enabled",
-        "ConnectorType",
-        "SenderIPAddresses",
-        "SenderDomains",
-        "RequireTls",
-        "TlsSenderCertificateName",
-        "RestrictDomainsToIPAddresses",
-        "RestrictDomainsToCertificate",
-        "TreatMessagesAsInternal",
-        "CloudServicesMailEnabled",
-    )
+    keep = ("Name", *INBOUND_CONNECTOR_PROPERTIES)
     return {k: record[k] for k in keep} | changes
 
 

@@ -135,6 +135,9 @@ class Collector:
                 return self._error(name, _failure_reason(name, exc))
             except AuthError as exc:
                 return self._error(name, str(exc))
+            except Exception as exc:  # an answer no collector expected: this source only
+                detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+                return self._error(name, f"collector failed: {type(exc).__name__}: {detail}")
             problem = _shape_problem(name, result)
             if problem:
                 return self._error(name, problem)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -202,3 +203,35 @@ class TestCollection:
 )
 def test_exchange_times_are_normalised(value, expected):
     assert normalise_time(value) == expected
+
+
+def test_an_unexpected_collector_failure_is_that_source_s_error(monkeypatch):
+    from auditor import sources
+
+    class Tokens:
+        def token(self, scope):
+            return "tok"
+
+    def broken(ctx):
+        raise KeyError("DomainName")
+
+    catalogue = sources.CATALOGUE
+    monkeypatch.setitem(
+        catalogue,
+        "exchange.remoteDomains",
+        replace(catalogue["exchange.remoteDomains"], collect=broken),
+    )
+    monkeypatch.setitem(
+        catalogue,
+        "graph.organization",
+        replace(catalogue["graph.organization"], collect=lambda ctx: [{"id": "t"}]),
+    )
+    cloud = resolve("global")
+    document = Collector("t", cloud, Tokens(), HttpClient()).collect(["exchange.remoteDomains"])
+    record = document["sources"]["exchange.remoteDomains"]
+    assert record == {
+        "status": "error",
+        "collectedAt": record["collectedAt"],
+        "error": "exchange.remoteDomains: collector failed: KeyError: 'DomainName'",
+    }
+    assert document["sources"]["graph.organization"]["status"] == "ok"

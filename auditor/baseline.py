@@ -20,7 +20,11 @@ DEFAULT_THRESHOLDS: Mapping[str, int] = MappingProxyType(
         "maxConnectorIpRangeAddresses": 32,
         "newConnectorDays": 14,
         "subscriptionExpiryDays": 30,
+        "dnsblMaxAddressesPerRange": 16,
     }
+)
+DEFAULT_MAIL_AUTHENTICATION: Mapping[str, Any] = MappingProxyType(
+    {"dmarcMinimumPolicy": "quarantine", "requireDmarcReports": True, "exemptDomains": ()}
 )
 
 
@@ -45,6 +49,8 @@ class Baseline:
     outbound_connectors: tuple[Mapping[str, Any], ...]
     break_glass: tuple[BreakGlass, ...]
     thresholds: Mapping[str, int]
+    mail_authentication: Mapping[str, Any]
+    forwarding: Mapping[str, Any]
     check_settings: Mapping[str, CheckSetting]
     waivers: tuple[Waiver, ...]
 
@@ -109,6 +115,12 @@ def parse(raw: bytes, label: str) -> Baseline:
             for b in document.get("breakGlassAccounts", [])
         ),
         thresholds=MappingProxyType({**DEFAULT_THRESHOLDS, **document.get("thresholds", {})}),
+        mail_authentication=freeze(
+            {**DEFAULT_MAIL_AUTHENTICATION, **document.get("mailAuthentication", {})}
+        ),
+        forwarding=freeze(
+            {"allowedDomains": [], "allowedAddresses": [], **document.get("forwarding", {})}
+        ),
         check_settings=MappingProxyType(settings),
         waivers=waivers,
     )
@@ -211,6 +223,8 @@ def approve_snapshot(
             "everything here is what the tenant had then, good or bad."
         ),
         "thresholds": dict(template.get("thresholds", {})),
+        "mailAuthentication": dict(template.get("mailAuthentication", {})),
+        "forwarding": dict(template.get("forwarding", {})),
         "checks": dict(template.get("checks", {})),
         "breakGlassAccounts": [],
         "waivers": [],

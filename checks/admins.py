@@ -322,3 +322,83 @@ def admins_without_mfa(ctx: CheckContext) -> Iterator[Result]:
                 f"holds {', '.join(roles)}; MFA registered and required by {by}",
                 evidence,
             )
+
+
+@check(
+    id="ADM-002",
+    slug="mfa-enforcement-posture",
+    title="MFA is enforced for every user, not only planned or reported",
+    severity="high",
+    requires=(
+        "graph.conditionalAccessPolicies",
+        "graph.securityDefaults",
+        "graph.roleAssignments",
+    ),
+    ndr=("5.7.705",),
+    remediation="""Require MFA for all users and all cloud apps with an enabled Conditional
+    Access policy (or turn on security defaults where Conditional Access is not licensed).
+    Move report-only policies to On once their sign-in logs look right, and exclude nobody
+    but the break-glass accounts in the baseline. Accounts without MFA are the usual way in
+    for the spammers who get a tenant blocked.""",
+)
+def mfa_enforcement_posture(ctx: CheckContext) -> Iterator[Result]:
+    resource = f"tenant:{ctx.tenant.id}"
+    if ctx.source("graph.securityDefaults")["isEnabled"]:
+        yield Result(
+            resource,
+            Status.PASS,
+            "security defaults are on: every user must use MFA",
+            {"securityDefaults": True},
+        )
+        return
+    names = {}
+    for assignment in ctx.source("graph.roleAssignments"):
+        principal = assignment.get("principal") or {}
+        if principal.get("userPrincipalName"):
+            names[str(principal["id"])] = str(principal["userPrincipalName"]).lower()
+    break_glass = {b.user_principal_name.lower() for b in ctx.baseline.break_glass}
+
+    enforcing, conditional, report_only, excluded = [], [], [], set()
+    for policy in ctx.source("graph.conditionalAccessPolicies"):
+        users = _users(policy)
+        if "All" not in _set(users, "includeUsers") or not _requires_mfa(policy):
+            continue
+        name = str(policy.get("displayName") or policy.get("id"))
+        if policy.get("state") == "enabledForReportingButNotEnforced":
+            report_only.append(name)
+        elif policy.get("state") != "enabled":
+            continue
+        elif _limits(policy):
+            conditional.append(f"{name} ({', '.join(_limits(policy))})")
+        else:
+            enforcing.append(name)
+            excluded |= {names.get(u, f"user {u}") for u in _set(users, "excludeUsers")}
+            excluded |= {f"group {g}" for g in _set(users, "excludeGroups")}
+            excluded |= {f"role {r}" for r in _set(users, "excludeRoles")}
+    unapproved = sorted(excluded - break_glass)
+    evidence = {
+        "securityDefaults": False,
+        "enforcing": enforcing,
+        "conditionalOnly": conditional,
+        "reportOnly": report_only,
+        "excluded": sorted(excluded),
+    }
+    problems = []
+    if not enforcing:
+        problems.append("no enabled Conditional Access policy requires MFA for all users and apps")
+    if unapproved:
+        problems.append(f"excluded, and not break-glass accounts: {', '.join(unapproved)}")
+    if report_only:
+        problems.append(f"report-only, so not enforced: {', '.join(report_only)}")
+    if conditional and not enforcing:
+        problems.append(f"only conditionally: {', '.join(conditional)}")
+    if not enforcing or unapproved:
+        yield Result(resource, Status.FAIL, "; ".join(problems), evidence)
+    else:
+        notes = f" ({'; '.join(problems)})" if problems else ""
+        yield Result(
+            resource,
+            Status.PASS,
+            f"MFA required for all users by {', '.join(enforcing)}{notes}",
+            evidence,
+        )

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from auditor.baseline import INBOUND_CONNECTOR_PROPERTIES
+from auditor.baseline import INBOUND_CONNECTOR_PROPERTIES, OUTBOUND_CONNECTOR_PROPERTIES
 from auditor.context import CheckContext
 from auditor.model import Result, Severity, Status
 from auditor.registry import check
@@ -230,5 +230,88 @@ def risky_inbound_connectors(ctx: CheckContext) -> Iterator[Result]:
                 f"connector:{name}",
                 Status.PASS,
                 f"restricted to {restricted}; not created or changed in the last {new_days} days",
+                evidence,
+            )
+
+
+_TLS_ORDER = (None, "EncryptionOnly", "CertificateValidation", "DomainValidation")
+
+
+def _host_set(value: Any) -> list[str]:
+    return sorted({str(v).strip().lower().rstrip(".") for v in value or ()})
+
+
+_OUTBOUND_NORMALISERS: dict[str, Callable[[Any], Any]] = {
+    "Enabled": _flag,
+    "ConnectorType": lambda v: v,
+    "UseMXRecord": _flag,
+    "SmartHosts": _host_set,
+    "RecipientDomains": _host_set,
+    "TlsSettings": lambda v: v or None,
+    "TlsDomain": _text,
+}
+_OUTBOUND_COMPARED = {p: _OUTBOUND_NORMALISERS[p] for p in OUTBOUND_CONNECTOR_PROPERTIES}
+
+
+@check(
+    id="CONN-003",
+    slug="outbound-connector-drift",
+    title="Outbound connectors match the baseline and verify TLS certificates",
+    severity="high",
+    requires=("exchange.outboundConnectors",),
+    ndr=("5.7.606",),
+    remediation="""An outbound connector decides where the tenant's mail goes: a smart host
+    nobody approved sends mail through a third party whose reputation (and Spamhaus
+    listings) then become the tenant's own. Remove or disable unknown connectors and smart
+    hosts after finding who added them (Purview audit log, New-OutboundConnector), restore
+    approved settings, and set TlsSettings to CertificateValidation or DomainValidation so
+    mail is not handed to an impostor.""",
+)
+def outbound_connector_drift(ctx: CheckContext) -> Iterator[Result]:
+    tenant = {str(c["Name"]).lower(): c for c in ctx.source("exchange.outboundConnectors")}
+    approved = {str(c["Name"]).lower(): c for c in ctx.baseline.outbound_connectors}
+
+    for key in sorted(set(tenant) | set(approved)):
+        found, expected = tenant.get(key), approved.get(key)
+        if found is None:
+            missing = approved[key]
+            yield Result(
+                f"connector:{missing['Name']}",
+                Status.FAIL,
+                "approved in the baseline but not in the tenant",
+                {"baseline": dict(missing)},
+            )
+            continue
+        name = str(found["Name"])
+        smart_hosts = _host_set(found.get("SmartHosts"))
+        evidence = {p: found.get(p) for p in OUTBOUND_CONNECTOR_PROPERTIES}
+        problems = []
+        if expected is None:
+            route = ", ".join(smart_hosts) if smart_hosts else "MX records"
+            domains = ", ".join(_host_set(found.get("RecipientDomains"))) or "(rule-scoped)"
+            problems.append(f"not in the baseline: sends mail for {domains} via {route}")
+        else:
+            unknown_hosts = sorted(set(smart_hosts) - set(_host_set(expected.get("SmartHosts"))))
+            if "SmartHosts" in expected and unknown_hosts:
+                problems.append(f"smart host {', '.join(unknown_hosts)} is not in the baseline")
+            for prop, normalise in _OUTBOUND_COMPARED.items():
+                if prop in expected and prop != "SmartHosts":
+                    want, have = normalise(expected[prop]), normalise(found.get(prop))
+                    if want != have:
+                        shown = f"expected {_show(expected[prop])}, found {_show(found.get(prop))}"
+                        problems.append(f"{prop}: {shown}")
+        tls = found.get("TlsSettings") or None
+        if found.get("Enabled") and _TLS_ORDER.index(tls if tls in _TLS_ORDER else None) < 2:
+            problems.append(
+                f"TlsSettings is {tls or 'not set'}: the receiving server's "
+                "certificate is not verified"
+            )
+        if problems:
+            yield Result(f"connector:{name}", Status.FAIL, "; ".join(problems), evidence)
+        else:
+            yield Result(
+                f"connector:{name}",
+                Status.PASS,
+                f"matches the baseline; TLS {tls}",
                 evidence,
             )

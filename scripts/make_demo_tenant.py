@@ -204,6 +204,10 @@ def _inbound_connectors() -> list[dict]:
 
 
 def outbound_connectors() -> list[dict]:
+    return sorted(_outbound_connectors(), key=lambda c: c["Name"].lower())
+
+
+def _outbound_connectors() -> list[dict]:
     return [
         {
             "Name": "Outbound to On-Prem",
@@ -220,7 +224,24 @@ def outbound_connectors() -> list[dict]:
             "AllAcceptedDomains": False,
             "WhenCreatedUTC": "2023-03-14T09:13:02Z",
             "WhenChangedUTC": "2023-03-14T09:13:02Z",
-        }
+        },
+        {
+            # planted: a third-party relay nobody approved, without certificate checks
+            "Name": "Marketing relay",
+            "Enabled": True,
+            "ConnectorType": "Partner",
+            "UseMXRecord": False,
+            "SmartHosts": ["smtp.bulkrelay.example"],
+            "RecipientDomains": ["newsletters.tailspintoys.com"],
+            "TlsSettings": "EncryptionOnly",
+            "TlsDomain": None,
+            "IsTransportRuleScoped": False,
+            "RouteAllMessagesViaOnPremises": False,
+            "CloudServicesMailEnabled": False,
+            "AllAcceptedDomains": False,
+            "WhenCreatedUTC": "2026-08-21T15:30:00Z",
+            "WhenChangedUTC": "2026-08-21T15:30:00Z",
+        },
     ]
 
 
@@ -271,6 +292,12 @@ SHARED = ["info", "sales", "support", "careers", "press"]
 
 def mailboxes() -> list[dict]:
     boxes = []
+    forwarding = {
+        # planted: a user forwards everything to a private mailbox outside
+        "quentin.hale": {"ForwardingSmtpAddress": "smtp:qhale1979@outlook.example"},
+        # internal delegation: fine
+        "sam.turner": {"ForwardingAddress": "Sales", "DeliverToMailboxAndForward": True},
+    }
     for name in US_STAFF:
         boxes.append(
             {
@@ -285,6 +312,7 @@ def mailboxes() -> list[dict]:
                 "ForwardingAddress": None,
                 "ForwardingSmtpAddress": None,
                 "DeliverToMailboxAndForward": False,
+                **forwarding.get(name, {}),
             }
         )
     for name in UK_STAFF:
@@ -302,6 +330,13 @@ def mailboxes() -> list[dict]:
                 "DeliverToMailboxAndForward": False,
             }
         )
+    shared_forwarding = {
+        # approved in the baseline: payroll queries go to the payroll provider
+        "careers": {
+            "ForwardingSmtpAddress": "smtp:intake@contosopayroll.com",
+            "DeliverToMailboxAndForward": True,
+        },
+    }
     for name in SHARED:
         boxes.append(
             {
@@ -314,6 +349,7 @@ def mailboxes() -> list[dict]:
                 "ForwardingAddress": None,
                 "ForwardingSmtpAddress": None,
                 "DeliverToMailboxAndForward": False,
+                **shared_forwarding.get(name, {}),
             }
         )
     boxes.append(

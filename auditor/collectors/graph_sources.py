@@ -68,7 +68,7 @@ def role_eligibility(ctx: CollectContext) -> list[dict[str, Any]]:
     except ApiError as exc:
         # Without Entra ID P2 there is no PIM, so no eligible assignment can exist: an empty
         # list is the truth, and the note says why it is empty.
-        if exc.status in (400, 403) and "license" in exc.message.lower():
+        if exc.status in (400, 403) and "licen" in exc.message.lower():
             ctx.notes.append(
                 "no Entra ID P2 (PIM) licence: the tenant cannot have eligible assignments"
             )
@@ -181,9 +181,17 @@ CA_FIELDS = ("id", "displayName", "state", "conditions", "grantControls")
 
 
 def conditional_access(ctx: CollectContext) -> list[dict[str, Any]]:
-    rows = ctx.need_graph().get_all(
-        "identity/conditionalAccess/policies", {"$select": ",".join(CA_FIELDS)}
-    )
+    try:
+        rows = ctx.need_graph().get_all(
+            "identity/conditionalAccess/policies", {"$select": ",".join(CA_FIELDS)}
+        )
+    except ApiError as exc:
+        # Without Entra ID P1 no Conditional Access policy can be in force: none is the truth,
+        # and security defaults are then what protects the tenant.
+        if exc.status == 403 and "licen" in exc.message.lower():
+            ctx.notes.append("no Entra ID P1 licence: Conditional Access cannot be used")
+            return []
+        raise
     return sorted((project(r, CA_FIELDS) for r in rows), key=lambda p: str(p["id"]))
 
 

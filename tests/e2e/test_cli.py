@@ -27,12 +27,21 @@ DEMO_FINDINGS = {
         "user:grace.kim@tailspintoys.com": "fail",
         "user:mallory.stone@tailspintoys.com": "fail",
     },
+    "ADM-002": {
+        "tenant:6f0c3b8e-2d4a-4c1e-9b7f-5a3d2e1c0b9a": "fail",
+    },
     "CONN-001": {
         "connector:On-Prem Hybrid": "fail",
         "connector:Partner - Fabrikam Logistics": "fail",
         "connector:Relay-Backup": "fail",
     },
-    "CONN-002": {"connector:Relay-Backup": "fail", "connector:Scanner Relay": "waived"},
+    "CONN-002": {
+        "connector:Relay-Backup": "fail",
+        "connector:Scanner Relay": "waived",
+    },
+    "CONN-003": {
+        "connector:Marketing relay": "fail",
+    },
     "DOM-001": {
         "connector:Relay-Backup": "fail",
         "domain:oldtailspin.com": "fail",
@@ -43,6 +52,23 @@ DEMO_FINDINGS = {
         "domain:tailspin-events.com": "fail",
         "domain:tailspin.de": "fail",
         "domain:wingtipdirect.com": "fail",
+    },
+    "FWD-001": {
+        "mailbox:quentin.hale@tailspintoys.com": "fail",
+        "remoteDomain:Default": "fail",
+    },
+    "FWD-002": {
+        "transportRule:Skip filtering for payroll partner": "fail",
+    },
+    "OUT-001": {
+        "policy:Default": "fail",
+    },
+    "OUT-002": {
+        "user:peggy.olson@tailspintoys.com": "fail",
+    },
+    "SUB-001": {
+        "sku:EXCHANGESTANDARD": "fail",
+        "subscription:EXCHANGESTANDARD/3573a7f5-8985-58bf-b47a-7ac179071b63": "fail",
     },
 }
 DEMO_PASSES = {
@@ -56,8 +82,18 @@ DEMO_PASSES = {
         "user:ivan.petrov@tailspintoys.com",
         "user:judy.moreau@tailspintoys.com",
     },
-    "CONN-001": {"connector:Partner - Contoso Payroll", "connector:Scanner Relay"},
-    "CONN-002": {"connector:On-Prem Hybrid", "connector:Partner - Contoso Payroll"},
+    "ADM-002": set(),
+    "CONN-001": {
+        "connector:Partner - Contoso Payroll",
+        "connector:Scanner Relay",
+    },
+    "CONN-002": {
+        "connector:On-Prem Hybrid",
+        "connector:Partner - Contoso Payroll",
+    },
+    "CONN-003": {
+        "connector:Outbound to On-Prem",
+    },
     "DOM-001": {
         "domain:shop.tailspin.co.uk",
         "domain:tailspin-events.com",
@@ -69,6 +105,23 @@ DEMO_PASSES = {
         "domain:tailspin.co.uk",
         "domain:tailspintoys.com",
         "domain:tailspintoys.onmicrosoft.com",
+    },
+    "FWD-001": {
+        "mailbox:careers@tailspintoys.com",
+        "mailbox:sam.turner@tailspintoys.com",
+        "remoteDomain:Contoso Payroll",
+    },
+    "FWD-002": {
+        "transportRule:External disclaimer",
+        "transportRule:Legacy journal copy",
+    },
+    "OUT-001": {
+        "policy:Executives",
+    },
+    "OUT-002": set(),
+    "SUB-001": {
+        "sku:SPE_E3",
+        "subscription:SPE_E3/6b51286b-a83b-51f3-9f7f-dbeeef785be4",
     },
 }
 
@@ -113,7 +166,7 @@ class TestDemo:
         assert done.returncode == 1
         lines = done.stdout.splitlines()
         assert lines[0].startswith("m365-mail-auditor ")
-        assert lines[2].startswith("Summary: FAIL: 5 checks: 0 passed, 5 failed, 0 errored")
+        assert lines[2].startswith("Summary: FAIL: 12 checks: 0 passed, 12 failed, 0 errored")
         assert "- connector:Relay-Backup (FAIL critical): not in the baseline" in done.stdout
         assert "Remediation: An inbound connector nobody approved" in done.stdout
         assert "DOM-002 domain:tailspin-events.com: expired on 2026-06-30" in done.stdout
@@ -126,10 +179,10 @@ class TestDemo:
         assert findings(demo_json) == DEMO_FINDINGS
         assert passes(demo_json) == DEMO_PASSES
         assert demo_json["summary"]["results"] == {
-            "total": 38,
-            "pass": 20,
-            "fail": 17,
             "error": 0,
+            "fail": 26,
+            "pass": 29,
+            "total": 56,
             "waived": 1,
         }
 

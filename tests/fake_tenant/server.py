@@ -575,6 +575,13 @@ class _Handler(BaseHTTPRequestHandler):
                     "message": "The tenant needs an AAD Premium 2 license.",
                 }
             }
+        if route == "identity/conditionalAccess/policies" and not fake.licences["P1"]:
+            return 403, {
+                "error": {
+                    "code": "AccessDenied",
+                    "message": "Tenant does not have a premium license for Conditional Access.",
+                }
+            }
         if route.startswith("reports/") and not fake.licences["P1"]:
             return 403, {
                 "error": {

@@ -7,7 +7,20 @@ import pytest
 from auditor.registry import CheckDefinitionError, check, discover
 from auditor.sources import CATALOGUE
 
-BUILTIN = ["ADM-001", "CONN-001", "CONN-002", "DOM-001", "DOM-002"]
+BUILTIN = [
+    "ADM-001",
+    "ADM-002",
+    "CONN-001",
+    "CONN-002",
+    "CONN-003",
+    "DOM-001",
+    "DOM-002",
+    "FWD-001",
+    "FWD-002",
+    "OUT-001",
+    "OUT-002",
+    "SUB-001",
+]
 
 
 def install_plugin(tmp_path, monkeypatch, module_source, target="acme_checks"):

@@ -41,7 +41,10 @@ def mixed_audit():
             },
         ],
     )
-    return audit(snapshot, baseline, discover(), NOW)
+    # The checks this test was written for; others would only add more errors.
+    chosen = ("ADM-001", "CONN-001", "CONN-002", "DOM-001", "DOM-002")
+    checks = {k: v for k, v in discover().items() if k in chosen}
+    return audit(snapshot, baseline, checks, NOW)
 
 
 def test_json_report_with_errors_waivers_and_disabled_checks_validates():

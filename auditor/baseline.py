@@ -20,7 +20,6 @@ DEFAULT_THRESHOLDS: Mapping[str, int] = MappingProxyType(
         "maxConnectorIpRangeAddresses": 32,
         "newConnectorDays": 14,
         "subscriptionExpiryDays": 30,
-        "dnsblMaxAddressesPerRange": 16,
     }
 )
 DEFAULT_MAIL_AUTHENTICATION: Mapping[str, Any] = MappingProxyType(

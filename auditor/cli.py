@@ -53,6 +53,8 @@ ENV = {
     "exchange_url": "M365_AUDIT_EXCHANGE_URL",
     "trace_days": "M365_AUDIT_TRACE_DAYS",
     "baseline": "M365_AUDIT_BASELINE",
+    "dns_server": "M365_AUDIT_DNS_SERVER",
+    "dnsbl_zones": "M365_AUDIT_DNSBL_ZONES",
     "fail_on": "M365_AUDIT_FAIL_ON",
 }
 
@@ -126,6 +128,29 @@ def _add_live_options(parser: argparse.ArgumentParser) -> None:
         "--trace-end",
         metavar="TIME",
         help="end of the message trace period, ISO 8601 (default: now)",
+    )
+    live.add_argument(
+        "--dns-server",
+        default=_env("dns_server"),
+        metavar="IP[:PORT]",
+        help="resolver for DNS and blocklist lookups (default: the system's; blocklists "
+        f"refuse public resolvers) [{ENV['dns_server']}]",
+    )
+    live.add_argument(
+        "--dnsbl-zone",
+        action="append",
+        default=[z for z in (_env("dnsbl_zones") or "").split(",") if z],
+        metavar="ZONE",
+        help="blocklist zone to query (repeatable; default zen.spamhaus.org, or a Spamhaus DQS "
+        f"zone) [{ENV['dnsbl_zones']}, comma-separated]",
+    )
+    live.add_argument(
+        "--dnsbl-max-addresses",
+        type=int,
+        default=16,
+        metavar="N",
+        help="expand connector ranges up to N addresses for blocklist lookups (default 16); "
+        "larger ranges are checked through the senders seen in message trace",
     )
     live.add_argument(
         "--retries",
@@ -277,7 +302,13 @@ def _collect_live(args: argparse.Namespace, sources: Sequence[str]) -> dict:
         cloud,
         tokens,
         http,
-        CollectOptions(trace_days=args.trace_days, trace_end=trace_end),
+        CollectOptions(
+            trace_days=args.trace_days,
+            trace_end=trace_end,
+            dns_server=args.dns_server,
+            dnsbl_zones=tuple(args.dnsbl_zone or ("zen.spamhaus.org",)),
+            dnsbl_max_addresses=args.dnsbl_max_addresses,
+        ),
         progress,
     )
     return collector.collect(sources)

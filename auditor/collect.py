@@ -20,6 +20,7 @@ import auditor
 from auditor.auth import AuthError, TokenSource
 from auditor.clouds import Cloud
 from auditor.collectors import CollectContext
+from auditor.dnsquery import DnsClient
 from auditor.exchange import ExchangeClient
 from auditor.graph import GraphClient
 from auditor.http import ApiError, HttpClient
@@ -34,6 +35,9 @@ class CollectOptions:
     trace_days: int = 7
     trace_end: datetime | None = None
     workers: int = 4
+    dns_server: str | None = None
+    dnsbl_zones: tuple[str, ...] = ("zen.spamhaus.org",)
+    dnsbl_max_addresses: int = 16
 
 
 @cache
@@ -107,7 +111,9 @@ class Collector:
     def collect(self, sources: Iterable[str]) -> dict[str, Any]:
         """A snapshot document (not yet written) for `sources` and their dependencies."""
         names = with_dependencies(sources)
-        graph, exchange = self._clients({describe(n).service for n in names})
+        services = {describe(n).service for n in names}
+        graph, exchange = self._clients(services)
+        dns = DnsClient(self.options.dns_server) if "dns" in services else None
         started = utc_now()
         data: dict[str, Any] = {}
         futures: dict[str, Future] = {}
@@ -123,6 +129,9 @@ class Collector:
                 now=started,
                 trace_days=self.options.trace_days,
                 trace_end=self.options.trace_end,
+                dns=dns,
+                dnsbl_zones=self.options.dnsbl_zones,
+                dnsbl_max_addresses=self.options.dnsbl_max_addresses,
                 dependencies={d: data[d] for d in info.depends},
                 progress=self.progress,
             )

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from auditor.collectors import CollectContext
+from auditor.collectors import CollectContext, dns_sources
 from auditor.collectors import exchange_sources as exo
 from auditor.collectors import graph_sources as graph
 from auditor.collectors.message_trace import message_trace
@@ -157,6 +157,27 @@ _CATALOGUE = (
         EXCHANGE_PERMISSION,
         collect=message_trace,
         depends=("exchange.acceptedDomains",),
+    ),
+)
+
+_CATALOGUE += (
+    SourceInfo(
+        "dns.records",
+        "DNS: MX, SPF (TXT, with includes), DMARC and DKIM selector CNAMEs of accepted domains",
+        "none (public DNS through --dns-server)",
+        collect=dns_sources.records,
+        depends=("exchange.acceptedDomains",),
+    ),
+    SourceInfo(
+        "dns.blocklists",
+        "DNS: blocklist zones (--dnsbl-zone) for connector and smart host addresses",
+        "none (a resolver the blocklist accepts: not a public one)",
+        collect=dns_sources.blocklists,
+        depends=(
+            "exchange.inboundConnectors",
+            "exchange.outboundConnectors",
+            "exchange.messageTrace",
+        ),
     ),
 )
 

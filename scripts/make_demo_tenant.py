@@ -14,6 +14,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "auditor" / "demo" / "snapshot.json"
+sys.path.insert(0, str(ROOT))
+
+# The DNS the demo tenant publishes is the fake DNS server's zone: the snapshot holds what
+# the real collector functions read from it, so live collection must give the same.
+from auditor.collectors.dns_sources import mail_records, sending_addresses  # noqa: E402
+from auditor.mailauth import sending_domains  # noqa: E402
+from tests.fake_tenant.dns_server import load_zone, zone_lookup  # noqa: E402
 
 TENANT_ID = "6f0c3b8e-2d4a-4c1e-9b7f-5a3d2e1c0b9a"
 COLLECTED = "2026-11-20T06:00:00Z"
@@ -858,6 +865,39 @@ def subscribed_skus() -> list[dict]:
     return sorted(skus, key=lambda s: s["skuId"])
 
 
+def dns_records() -> dict:
+    lookup = zone_lookup(load_zone())
+    return {
+        "resolver": "demo",
+        "queries": mail_records(lookup, sending_domains(accepted_domains())),
+    }
+
+
+def dns_blocklists() -> dict:
+    lookup = zone_lookup(load_zone())
+    zone = "zen.spamhaus.org"
+    found, skipped = sending_addresses(
+        inbound_connectors(), outbound_connectors(), message_trace(), lookup, 16
+    )
+    addresses = []
+    for address in sorted(found, key=lambda a: tuple(int(p) for p in a.split("."))):
+        reverse = ".".join(reversed(address.split(".")))
+        addresses.append(
+            {
+                "address": address,
+                "sources": sorted(found[address]),
+                "results": {zone: lookup(f"{reverse}.{zone}", "A")},
+            }
+        )
+    return {
+        "resolver": "demo",
+        "zones": [zone],
+        "maxAddressesPerRange": 16,
+        "addresses": addresses,
+        "skipped": skipped,
+    }
+
+
 def build() -> dict:
     return {
         "schema": "m365-mail-auditor/snapshot",
@@ -895,6 +935,8 @@ def build() -> dict:
             "exchange.blockedSenders": source(blocked_senders()),
             "exchange.dkimSigningConfig": source(dkim_signing()),
             "exchange.messageTrace": source(message_trace()),
+            "dns.records": source(dns_records()),
+            "dns.blocklists": source(dns_blocklists()),
         },
     }
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from auditor.dnsquery import DnsClient
 from auditor.exchange import ExchangeClient
 from auditor.graph import GraphClient
 from auditor.http import ApiError
@@ -21,6 +22,9 @@ class CollectContext:
     now: datetime
     trace_days: int = 7
     trace_end: datetime | None = None
+    dns: DnsClient | None = None
+    dnsbl_zones: tuple[str, ...] = ("zen.spamhaus.org",)
+    dnsbl_max_addresses: int = 16
     dependencies: Mapping[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     progress: Callable[[str], None] = lambda _text: None
@@ -29,6 +33,11 @@ class CollectContext:
         if self.graph is None:
             raise ApiError(None, "no Graph client")
         return self.graph
+
+    def need_dns(self) -> DnsClient:
+        if self.dns is None:
+            raise ApiError(None, "no DNS resolver")
+        return self.dns
 
     def need_exchange(self) -> ExchangeClient:
         if self.exchange is None:

@@ -30,6 +30,17 @@ DEMO_FINDINGS = {
     "ADM-002": {
         "tenant:6f0c3b8e-2d4a-4c1e-9b7f-5a3d2e1c0b9a": "fail",
     },
+    "AUTH-001": {
+        "domain:wingtipdirect.com": "fail",
+    },
+    "AUTH-002": {
+        "domain:tailspin.co.uk": "fail",
+        "domain:wingtipdirect.com": "fail",
+    },
+    "AUTH-003": {
+        "domain:tailspin.co.uk": "fail",
+        "domain:wingtipdirect.com": "fail",
+    },
     "CONN-001": {
         "connector:On-Prem Hybrid": "fail",
         "connector:Partner - Fabrikam Logistics": "fail",
@@ -60,6 +71,11 @@ DEMO_FINDINGS = {
     "FWD-002": {
         "transportRule:Skip filtering for payroll partner": "fail",
     },
+    "IP-001": {
+        "ip:192.0.2.45": "error",
+        "ip:198.51.100.77": "fail",
+        "ip:203.0.113.26": "fail",
+    },
     "OUT-001": {
         "policy:Default": "fail",
     },
@@ -83,6 +99,16 @@ DEMO_PASSES = {
         "user:judy.moreau@tailspintoys.com",
     },
     "ADM-002": set(),
+    "AUTH-001": {
+        "domain:tailspin.co.uk",
+        "domain:tailspintoys.com",
+    },
+    "AUTH-002": {
+        "domain:tailspintoys.com",
+    },
+    "AUTH-003": {
+        "domain:tailspintoys.com",
+    },
     "CONN-001": {
         "connector:Partner - Contoso Payroll",
         "connector:Scanner Relay",
@@ -114,6 +140,11 @@ DEMO_PASSES = {
     "FWD-002": {
         "transportRule:External disclaimer",
         "transportRule:Legacy journal copy",
+    },
+    "IP-001": {
+        "ip:203.0.113.25",
+        "range:198.51.100.0/24",
+        "range:203.0.113.128/25",
     },
     "OUT-001": {
         "policy:Executives",
@@ -166,7 +197,7 @@ class TestDemo:
         assert done.returncode == 1
         lines = done.stdout.splitlines()
         assert lines[0].startswith("m365-mail-auditor ")
-        assert lines[2].startswith("Summary: FAIL: 12 checks: 0 passed, 12 failed, 0 errored")
+        assert lines[2].startswith("Summary: FAIL: 16 checks: 0 passed, 16 failed, 0 errored")
         assert "- connector:Relay-Backup (FAIL critical): not in the baseline" in done.stdout
         assert "Remediation: An inbound connector nobody approved" in done.stdout
         assert "DOM-002 domain:tailspin-events.com: expired on 2026-06-30" in done.stdout
@@ -179,10 +210,10 @@ class TestDemo:
         assert findings(demo_json) == DEMO_FINDINGS
         assert passes(demo_json) == DEMO_PASSES
         assert demo_json["summary"]["results"] == {
-            "error": 0,
-            "fail": 26,
-            "pass": 29,
-            "total": 56,
+            "error": 1,
+            "fail": 33,
+            "pass": 36,
+            "total": 71,
             "waived": 1,
         }
 

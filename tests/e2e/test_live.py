@@ -68,7 +68,7 @@ class TestCollect:
         target = tmp_path / "snapshot.json"
         done = cli(fake, "collect", "-o", str(target))
         assert done.returncode == 0, done.stderr
-        assert "20 sources ok, 0 failed" in done.stderr
+        assert "22 sources ok, 0 failed" in done.stderr
         assert stat.S_IMODE(target.stat().st_mode) == 0o600
         snapshot = json.loads(target.read_text())
         fixture = fake.data.fixture
@@ -79,6 +79,9 @@ class TestCollect:
         expected = shift_times(
             {k: v["data"] for k, v in fixture["sources"].items()}, -fake.data.delta
         )
+        for name in ("dns.records", "dns.blocklists"):  # the resolver is named as used
+            assert collected[name].pop("resolver") == fake.dns.address
+            expected[name].pop("resolver")
         trace, want = collected.pop("exchange.messageTrace"), expected.pop("exchange.messageTrace")
         assert collected == expected
         assert trace["Aggregates"] == want["Aggregates"]

@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.fake_tenant import ca
 from tests.fake_tenant.data import TenantData, build
+from tests.fake_tenant.dns_server import FakeDns
 
 GRAPH_PERMISSIONS = {
     "organization": "Organization.Read.All",
@@ -106,6 +107,7 @@ class FakeTenant:
         self.counts: Counter[str] = Counter()
         self.faults: dict[str, deque[Fault]] = defaultdict(deque)
         self._lock = threading.Lock()
+        self.dns = FakeDns()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -121,6 +123,7 @@ class FakeTenant:
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, daemon=True)
         self._thread.start()
+        self.dns.__enter__()
         return self
 
     def stop(self) -> None:
@@ -128,6 +131,7 @@ class FakeTenant:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+            self.dns.__exit__()
 
     def __enter__(self) -> FakeTenant:
         return self.start()
@@ -169,6 +173,8 @@ class FakeTenant:
             f"{self.base}/graph",
             "--exchange-url",
             f"{self.base}/exchange",
+            "--dns-server",
+            self.dns.address,
         ]
 
     def github_env(self) -> dict[str, str]:
@@ -190,6 +196,8 @@ class FakeTenant:
             self.faults.clear()
             self.app.grants = set(ALL_GRANTS)
             self.licences = {"P1": True, "P2": True}
+            self.dns.counts.clear()
+            self.dns.fail.clear()
 
     def take_fault(self, route: str) -> Fault | None:
         with self._lock:

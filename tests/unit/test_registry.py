@@ -10,6 +10,9 @@ from auditor.sources import CATALOGUE
 BUILTIN = [
     "ADM-001",
     "ADM-002",
+    "AUTH-001",
+    "AUTH-002",
+    "AUTH-003",
     "CONN-001",
     "CONN-002",
     "CONN-003",
@@ -17,6 +20,7 @@ BUILTIN = [
     "DOM-002",
     "FWD-001",
     "FWD-002",
+    "IP-001",
     "OUT-001",
     "OUT-002",
     "SUB-001",

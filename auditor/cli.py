@@ -26,6 +26,8 @@ from auditor.auth import (
 from auditor.clouds import CLOUDS, resolve
 from auditor.collect import CollectOptions, Collector
 from auditor.errors import AuditInputError
+from auditor.explain import recognise
+from auditor.explain import render as render_explanation
 from auditor.http import HttpClient, RetryPolicy
 from auditor.model import Severity
 from auditor.redact import redact
@@ -224,6 +226,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_live_options(collect)
 
+    explain = sub.add_parser(
+        "explain", help="what a bounce (NDR) means, its causes, and the checks that find them"
+    )
+    explain.add_argument("text", help='the NDR line, or just its code: "5.7.750"')
+    explain.add_argument("--demo", action="store_true", help="run those checks on the demo")
+    explain.add_argument("--snapshot", type=Path, metavar="FILE", help="run them on a snapshot")
+    explain.add_argument("--baseline", type=Path, default=_env("baseline"), metavar="FILE")
+    explain.add_argument("--format", choices=sorted(RENDERERS), default="table")
+    explain.add_argument(
+        "--fail-on", choices=[s.value for s in Severity], default=_env("fail_on", "low")
+    )
+    _add_live_options(explain)
+
     checks = sub.add_parser("checks", help="the available checks")
     checks_sub = checks.add_subparsers(dest="checks_command", required=True, metavar="COMMAND")
     listing = checks_sub.add_parser("list", help="every check with its sources and permissions")
@@ -344,7 +359,13 @@ def _cmd_collect(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     checks = discover()
-    selected = _selected(checks, args.check)
+    result = _audit(args, checks, _selected(checks, args.check))
+    _emit(RENDERERS[args.format](result), args.output)
+    return result.exit_code(Severity(args.fail_on))
+
+
+def _audit(args: argparse.Namespace, checks: dict[str, Check], selected: Sequence[str]):
+    """Load (or collect) and judge, as `run` and `explain` both do."""
     modes = [m for m, on in (("--demo", args.demo), ("--snapshot", args.snapshot)) if on]
     if len(modes) > 1:
         raise UsageError("give one of --demo and --snapshot")
@@ -369,7 +390,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if live:
         document = _collect_live(args, _sources_for(checks, selected))
         text = jsonio.dumps(document)
-        if args.save_snapshot:
+        if getattr(args, "save_snapshot", None):
             jsonio.atomic_write(args.save_snapshot, text)
         snapshot = snapshot_mod.parse(text.encode("utf-8"), f"live:{args.tenant}")
     elif args.demo:
@@ -378,7 +399,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     else:
         snapshot = snapshot_mod.load(args.snapshot)
 
-    result = engine.audit(
+    return engine.audit(
         snapshot,
         baseline,
         checks,
@@ -386,7 +407,25 @@ def _cmd_run(args: argparse.Namespace) -> int:
         selected=selected,
         baseline_label="demo:baseline.json" if args.demo and not args.baseline else "",
     )
-    _emit(RENDERERS[args.format](result), args.output)
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    family = recognise(args.text)
+    if family is None:
+        print(
+            f"{PROG}: not recognised: {args.text[:120]!r} is not an NDR this tool knows "
+            "(try the enhanced status code alone, e.g. 5.7.750)",
+            file=sys.stderr,
+        )
+        return 2
+    checks = discover()
+    sys.stdout.write(render_explanation(family, {k: c.spec.title for k, c in checks.items()}))
+    if not (args.demo or args.snapshot or args.tenant):
+        return 0
+    installed = [cid for cid in family.checks if cid in checks]
+    result = _audit(args, checks, installed)
+    sys.stdout.write("\nWhat these checks find in this tenant:\n\n")
+    sys.stdout.write(RENDERERS[args.format](result))
     return result.exit_code(Severity(args.fail_on))
 
 
@@ -488,6 +527,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers = {
         "run": _cmd_run,
         "collect": _cmd_collect,
+        "explain": _cmd_explain,
         "checks": _cmd_checks_list,
         "permissions": _cmd_permissions,
         "baseline": _cmd_baseline_init,

@@ -127,7 +127,7 @@ def evaluate_spf(queries: Mapping[str, Any], domain: str) -> SpfEvaluation:
     title="Each sending domain publishes one valid SPF record that covers Exchange Online",
     severity="high",
     requires=("exchange.acceptedDomains", "exchange.outboundConnectors", "dns.records"),
-    ndr=("5.7.23", "5.7.509", "5.7.750"),
+    ndr=("5.7.23", "5.7.509"),
     remediation="""Publish exactly one TXT record starting v=spf1 at each sending domain,
     include spf.protection.outlook.com when mail leaves through Exchange Online (or the smart
     host's own include when it leaves through one), end it with -all or ~all, and keep it

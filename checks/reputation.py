@@ -53,7 +53,7 @@ def judge_answer(zone: str, answers: Sequence[str]) -> tuple[list[str], list[str
     title="The tenant's relays and smart hosts are not on blocklists",
     severity="high",
     requires=("dns.blocklists",),
-    ndr=("5.7.606", "5.7.705"),
+    ndr=("5.7.606",),
     remediation="""For each listed address, act on the listing: an SBL, CSS or XBL listing
     means the host sent spam or is compromised, so fix that first and then request removal
     from the blocklist; a PBL listing means the address is not meant to send mail directly,

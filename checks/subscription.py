@@ -35,7 +35,7 @@ def _exchange_plans(plans: Iterable[Mapping[str, Any]] | None) -> list[str]:
     title="Subscriptions that carry Exchange Online are active and not about to lapse",
     severity="critical",
     requires=("graph.subscriptions", "graph.subscribedSkus"),
-    ndr=("5.7.750", "5.7.705"),
+    ndr=(),
     remediation="""Renew or replace each subscription listed before its next lifecycle date
     (Microsoft 365 admin center > Billing > Your products), or move its users to another
     subscription with Exchange Online. Assign no more licences than the subscription has

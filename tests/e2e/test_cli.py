@@ -436,3 +436,39 @@ def test_readme_permission_table_is_what_the_command_prints():
     table = readme.split("<!-- permissions:start -->\n", 1)[1].split("<!-- permissions:end -->")[0]
     printed = cli("permissions", "--format", "markdown").stdout
     assert table == printed, "update README.md from: m365-audit permissions --format markdown"
+
+
+class TestExplain:
+    def test_explains_without_running_checks(self):
+        done = cli("explain", "550 5.7.705 Access denied, tenant has exceeded threshold")
+        assert done.returncode == 0
+        assert "exceeding its sending threshold" in done.stdout
+        assert "OUT-002" in done.stdout and "To get unblocked:" in done.stdout
+
+    def test_runs_exactly_the_family_checks_on_a_snapshot(self):
+        done = cli(
+            "explain",
+            "5.7.606",
+            "--snapshot",
+            str(DEMO_SNAPSHOT),
+            "--baseline",
+            str(DEMO_BASELINE),
+            "--format",
+            "json",
+        )
+        assert done.returncode == 1
+        report = json.loads(done.stdout.split("What these checks find in this tenant:\n\n")[1])
+        assert [c["id"] for c in report["checks"]] == ["CONN-002", "CONN-003", "IP-001"]
+
+    def test_demo_spamhaus_line(self):
+        line = "554 5.7.1 Client host [198.51.100.77] blocked using zen.spamhaus.org"
+        done = cli("explain", line, "--demo")
+        assert done.returncode == 1
+        assert "Blocked by a DNS blocklist" in done.stdout
+        assert "ip:198.51.100.77 (FAIL high): listed" in done.stdout
+
+    def test_unknown_text_exits_2(self):
+        done = cli("explain", "the printer is on fire")
+        assert done.returncode == 2
+        assert "not recognised" in done.stderr
+        assert done.stdout == ""

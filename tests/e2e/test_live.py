@@ -429,3 +429,11 @@ def test_fake_tenant_runs_by_hand(tmp_path):
         process.terminate()
         process.wait(timeout=20)
     assert process.returncode == 0
+
+
+def test_explain_runs_the_family_checks_live(fake):
+    done = cli(fake, "explain", "550 5.7.750 Client blocked from sending from unregistered domains")
+    assert done.returncode == 1, done.stderr
+    assert "domain:wingtip-promo.net (FAIL high)" in done.stdout
+    assert fake.counts["exchange:Get-MessageTraceV2"] >= 1
+    assert fake.counts["exchange:Get-TransportRule"] == 0  # only what those checks need

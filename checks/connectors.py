@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -54,15 +54,38 @@ _NORMALISERS: dict[str, Callable[[Any], Any]] = {
 _COMPARED = {prop: _NORMALISERS[prop] for prop in INBOUND_CONNECTOR_PROPERTIES}
 
 
-def _drift(expected: Mapping[str, Any], found: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+def _drift(
+    expected: Mapping[str, Any],
+    found: Mapping[str, Any],
+    compared: Mapping[str, Callable[[Any], Any]] = _COMPARED,
+) -> dict[str, dict[str, Any]]:
     drift = {}
-    for prop, normalise in _COMPARED.items():
+    for prop, normalise in compared.items():
         if prop not in expected:
             continue
         want, have = normalise(expected[prop]), normalise(found.get(prop))
         if want != have:
             drift[prop] = {"expected": expected[prop], "found": found.get(prop)}
     return drift
+
+
+def _paired(
+    tenant: Iterable[Mapping[str, Any]], approved: Iterable[Mapping[str, Any]]
+) -> Iterator[tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]]:
+    """(tenant connector or None, baseline entry or None) by name, case-insensitively."""
+    found = {str(c["Name"]).lower(): c for c in tenant}
+    expected = {str(c["Name"]).lower(): c for c in approved}
+    for key in sorted(set(found) | set(expected)):
+        yield found.get(key), expected.get(key)
+
+
+def _missing(expected: Mapping[str, Any]) -> Result:
+    return Result(
+        f"connector:{expected['Name']}",
+        Status.FAIL,
+        "approved in the baseline but not in the tenant",
+        {"baseline": dict(expected)},
+    )
 
 
 def _show(value: Any) -> str:
@@ -90,19 +113,10 @@ def _show(value: Any) -> str:
     intended. Restore or remove from the baseline a connector that is missing.""",
 )
 def inbound_connector_drift(ctx: CheckContext) -> Iterator[Result]:
-    tenant = {str(c["Name"]).lower(): c for c in ctx.source("exchange.inboundConnectors")}
-    approved = {str(c["Name"]).lower(): c for c in ctx.baseline.inbound_connectors}
-
-    for key in sorted(set(tenant) | set(approved)):
-        found, expected = tenant.get(key), approved.get(key)
+    pairs = _paired(ctx.source("exchange.inboundConnectors"), ctx.baseline.inbound_connectors)
+    for found, expected in pairs:
         if found is None:
-            missing = approved[key]
-            yield Result(
-                f"connector:{missing['Name']}",
-                Status.FAIL,
-                "approved in the baseline but not in the tenant",
-                {"baseline": dict(missing)},
-            )
+            yield _missing(expected)
             continue
         name = str(found["Name"])
         if expected is None:
@@ -250,7 +264,10 @@ _OUTBOUND_NORMALISERS: dict[str, Callable[[Any], Any]] = {
     "TlsSettings": lambda v: v or None,
     "TlsDomain": _text,
 }
-_OUTBOUND_COMPARED = {p: _OUTBOUND_NORMALISERS[p] for p in OUTBOUND_CONNECTOR_PROPERTIES}
+# Smart hosts are judged on their own (a new one is named), not as plain drift.
+_OUTBOUND_COMPARED = {
+    p: _OUTBOUND_NORMALISERS[p] for p in OUTBOUND_CONNECTOR_PROPERTIES if p != "SmartHosts"
+}
 
 
 @check(
@@ -268,19 +285,10 @@ _OUTBOUND_COMPARED = {p: _OUTBOUND_NORMALISERS[p] for p in OUTBOUND_CONNECTOR_PR
     mail is not handed to an impostor.""",
 )
 def outbound_connector_drift(ctx: CheckContext) -> Iterator[Result]:
-    tenant = {str(c["Name"]).lower(): c for c in ctx.source("exchange.outboundConnectors")}
-    approved = {str(c["Name"]).lower(): c for c in ctx.baseline.outbound_connectors}
-
-    for key in sorted(set(tenant) | set(approved)):
-        found, expected = tenant.get(key), approved.get(key)
+    pairs = _paired(ctx.source("exchange.outboundConnectors"), ctx.baseline.outbound_connectors)
+    for found, expected in pairs:
         if found is None:
-            missing = approved[key]
-            yield Result(
-                f"connector:{missing['Name']}",
-                Status.FAIL,
-                "approved in the baseline but not in the tenant",
-                {"baseline": dict(missing)},
-            )
+            yield _missing(expected)
             continue
         name = str(found["Name"])
         smart_hosts = _host_set(found.get("SmartHosts"))
@@ -294,12 +302,11 @@ def outbound_connector_drift(ctx: CheckContext) -> Iterator[Result]:
             unknown_hosts = sorted(set(smart_hosts) - set(_host_set(expected.get("SmartHosts"))))
             if "SmartHosts" in expected and unknown_hosts:
                 problems.append(f"smart host {', '.join(unknown_hosts)} is not in the baseline")
-            for prop, normalise in _OUTBOUND_COMPARED.items():
-                if prop in expected and prop != "SmartHosts":
-                    want, have = normalise(expected[prop]), normalise(found.get(prop))
-                    if want != have:
-                        shown = f"expected {_show(expected[prop])}, found {_show(found.get(prop))}"
-                        problems.append(f"{prop}: {shown}")
+            drift = _drift(expected, found, _OUTBOUND_COMPARED)
+            problems += [
+                f"{prop}: expected {_show(d['expected'])}, found {_show(d['found'])}"
+                for prop, d in drift.items()
+            ]
         tls = found.get("TlsSettings") or None
         if found.get("Enabled") and _TLS_ORDER.index(tls if tls in _TLS_ORDER else None) < 2:
             problems.append(

@@ -172,6 +172,35 @@ def _add_live_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class _FormatAction(argparse.Action):
+    """`--format` may repeat; each opens an entry that the next `-o` completes."""
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        outputs = list(getattr(namespace, self.dest, None) or [])
+        if outputs and outputs[-1][0] is None:
+            outputs[-1] = (value, outputs[-1][1])  # `-o FILE --format F`
+        else:
+            outputs.append((value, None))
+        setattr(namespace, self.dest, outputs)
+
+
+class _OutputAction(argparse.Action):
+    def __call__(self, parser, namespace, value, option_string=None):
+        outputs = list(getattr(namespace, self.dest, None) or [])
+        if outputs and outputs[-1][1] is None:
+            outputs[-1] = (outputs[-1][0], Path(value))
+        else:
+            outputs.append((None, Path(value)))
+        setattr(namespace, self.dest, outputs)
+
+
+def _outputs(args: argparse.Namespace) -> list[tuple[str, Path | None]]:
+    outputs = [(fmt or "table", path) for fmt, path in (args.outputs or [("table", None)])]
+    if sum(1 for _, path in outputs if path is None) > 1:
+        raise UsageError("only one format can go to stdout: give the others -o FILE")
+    return outputs
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -194,8 +223,21 @@ def _parser() -> argparse.ArgumentParser:
         help="the approved state (default: the demo's with --demo, "
         f"else baselines/recommended.json) [{ENV['baseline']}]",
     )
-    run.add_argument("--format", choices=sorted(RENDERERS), default="table")
-    run.add_argument("-o", "--output", type=Path, metavar="FILE", help="write here, not stdout")
+    run.add_argument(
+        "--format",
+        dest="outputs",
+        action=_FormatAction,
+        choices=sorted(RENDERERS),
+        help="report format (default table); repeat it, each with its own -o, for several",
+    )
+    run.add_argument(
+        "-o",
+        "--output",
+        dest="outputs",
+        action=_OutputAction,
+        metavar="FILE",
+        help="write the format given just before to FILE, not stdout",
+    )
     run.add_argument(
         "--save-snapshot", type=Path, metavar="FILE", help="live runs: also keep the snapshot"
     )
@@ -359,8 +401,10 @@ def _cmd_collect(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     checks = discover()
+    outputs = _outputs(args)  # a bad command line costs no collection
     result = _audit(args, checks, _selected(checks, args.check))
-    _emit(RENDERERS[args.format](result), args.output)
+    for fmt, path in outputs:
+        _emit(RENDERERS[fmt](result), path)
     return result.exit_code(Severity(args.fail_on))
 
 

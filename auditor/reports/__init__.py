@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from auditor.model import AuditResult
-from auditor.reports import json_report, ndjson, table
+from auditor.reports import json_report, junit, markdown, ndjson, sarif, table
 
 Renderer = Callable[[AuditResult], str]
 
@@ -13,4 +13,7 @@ RENDERERS: dict[str, Renderer] = {
     "table": table.render,
     "json": json_report.render,
     "ndjson": ndjson.render,
+    "sarif": sarif.render,
+    "junit": junit.render,
+    "markdown": markdown.render,
 }

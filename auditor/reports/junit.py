@@ -1,0 +1,48 @@
+"""JUnit XML: a test suite per check, a test case per resource, so any CI shows findings."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from auditor.model import AuditResult, Status
+
+
+def render(audit: AuditResult) -> str:
+    root = ET.Element("testsuites", name=f"m365-mail-auditor {audit.tenant.id}")
+    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for outcome in audit.outcomes:
+        spec = outcome.spec
+        suite = ET.SubElement(
+            root, "testsuite", name=f"{spec.id} {spec.slug}", timestamp=audit.started_at
+        )
+        counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+        if outcome.reason:
+            case = ET.SubElement(suite, "testcase", classname=spec.id, name="(could not run)")
+            ET.SubElement(case, "error", message=outcome.reason[:500], type="source")
+            counts["tests"] += 1
+            counts["errors"] += 1
+        for result in outcome.results:
+            case = ET.SubElement(suite, "testcase", classname=spec.id, name=result.resource)
+            counts["tests"] += 1
+            severity = outcome.result_severity(result).value
+            if result.status is Status.FAIL:
+                node = ET.SubElement(case, "failure", message=result.message[:500], type=severity)
+                node.text = f"{result.message}\n\nRemediation: {spec.remediation}"
+                counts["failures"] += 1
+            elif result.status is Status.ERROR:
+                ET.SubElement(case, "error", message=result.message[:500], type=severity)
+                counts["errors"] += 1
+            elif result.status is Status.WAIVED and result.waiver is not None:
+                ET.SubElement(
+                    case,
+                    "skipped",
+                    message=f"waived until {result.waiver.expires}: {result.waiver.reason}",
+                )
+                counts["skipped"] += 1
+        for key, value in counts.items():
+            suite.set(key, str(value))
+            totals[key] += value
+    for key, value in totals.items():
+        root.set(key, str(value))
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -1,0 +1,81 @@
+"""Markdown for the GitHub step summary and for tickets: what failed first, the rest counted.
+
+GitHub cuts a step summary at 1 MiB; the report stays far below by listing at most a fixed
+number of results per check and stopping details once a size budget is spent.
+"""
+
+from __future__ import annotations
+
+from auditor.model import AuditResult, CheckOutcome, Status
+
+MAX_RESULTS_PER_CHECK = 25
+BUDGET = 200_000  # characters of detail; the JSON report holds everything
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _details(outcome: CheckOutcome) -> list[str]:
+    spec = outcome.spec
+    lines = [f"### {outcome.status.value.upper()} `{spec.id}` {spec.title}", ""]
+    if outcome.reason:
+        lines += [f"Could not run: {_cell(outcome.reason)}", ""]
+    shown = [r for r in outcome.results if r.status in (Status.FAIL, Status.ERROR)]
+    if shown:
+        lines += ["| resource | status | severity | finding |", "|---|---|---|---|"]
+        for result in shown[:MAX_RESULTS_PER_CHECK]:
+            lines.append(
+                f"| `{_cell(result.resource)}` | {result.status.value} | "
+                f"{outcome.result_severity(result).value} | {_cell(result.message)} |"
+            )
+        if len(shown) > MAX_RESULTS_PER_CHECK:
+            lines.append(
+                f"| … | | | {len(shown) - MAX_RESULTS_PER_CHECK} more in the JSON report |"
+            )
+        lines.append("")
+    lines += [f"**Remediation.** {spec.remediation}", ""]
+    return lines
+
+
+def render(audit: AuditResult) -> str:
+    name = audit.tenant.display_name or audit.tenant.id
+    lines = [
+        f"## m365-mail-auditor: {audit.status.value.upper()} for {_cell(name)}",
+        "",
+        f"Tenant `{audit.tenant.id}`, collected {audit.collected_at}, audited {audit.started_at}.",
+        "",
+        "| checks | pass | fail | error | waived |",
+        "|---|---|---|---|---|",
+        f"| {len(audit.outcomes)} | {audit.count(Status.PASS)} | {audit.count(Status.FAIL)} | "
+        f"{audit.count(Status.ERROR)} | {audit.count(Status.WAIVED)} |",
+        "",
+    ]
+    order = {Status.FAIL: 0, Status.ERROR: 1, Status.WAIVED: 2, Status.PASS: 3}
+    troubled = sorted(
+        (o for o in audit.outcomes if o.status in (Status.FAIL, Status.ERROR)),
+        key=lambda o: (order[o.status], -o.severity.rank, o.spec.id),
+    )
+    used = sum(len(line) for line in lines)
+    left_out = 0
+    for outcome in troubled:
+        block = _details(outcome)
+        size = sum(len(line) + 1 for line in block)
+        if used + size > BUDGET:
+            left_out += 1
+            continue
+        lines += block
+        used += size
+    if left_out:
+        lines += [f"{left_out} more failing checks are in the JSON report.", ""]
+    quiet = [o for o in audit.outcomes if o.status in (Status.PASS, Status.WAIVED)]
+    if quiet:
+        lines += [
+            f"<details><summary>{len(quiet)} checks passed or waived</summary>",
+            "",
+            *(f"- `{o.spec.id}` {o.status.value}: {o.spec.title}" for o in quiet),
+            "",
+            "</details>",
+            "",
+        ]
+    return "\n".join(lines)

@@ -30,9 +30,10 @@ from auditor.explain import recognise
 from auditor.explain import render as render_explanation
 from auditor.http import HttpClient, RetryPolicy
 from auditor.model import Severity
-from auditor.redact import redact
+from auditor.redact import redact, register
 from auditor.registry import Check, CheckDefinitionError, discover
-from auditor.reports import RENDERERS
+from auditor.reports import RENDERERS, ocsf
+from auditor.siem import deliver
 from auditor.sources import ALWAYS, CATALOGUE, describe, with_dependencies
 from auditor.timeutil import parse_time, utc_now
 
@@ -239,6 +240,26 @@ def _parser() -> argparse.ArgumentParser:
         help="write the format given just before to FILE, not stdout",
     )
     run.add_argument(
+        "--siem-url",
+        default=os.environ.get("M365_AUDIT_SIEM_URL"),
+        metavar="URL",
+        help="post the results as OCSF events to this HTTP event collector (Splunk HEC style) "
+        "[M365_AUDIT_SIEM_URL]",
+    )
+    run.add_argument(
+        "--siem-token-env",
+        default="M365_AUDIT_SIEM_TOKEN",
+        metavar="VAR",
+        help="environment variable holding the collector's token (default M365_AUDIT_SIEM_TOKEN)",
+    )
+    run.add_argument(
+        "--siem-spool",
+        type=Path,
+        default=Path("."),
+        metavar="DIR",
+        help="where events that could not be delivered are kept (default: here)",
+    )
+    run.add_argument(
         "--save-snapshot", type=Path, metavar="FILE", help="live runs: also keep the snapshot"
     )
     run.add_argument(
@@ -405,7 +426,33 @@ def _cmd_run(args: argparse.Namespace) -> int:
     result = _audit(args, checks, _selected(checks, args.check))
     for fmt, path in outputs:
         _emit(RENDERERS[fmt](result), path)
-    return result.exit_code(Severity(args.fail_on))
+    code = result.exit_code(Severity(args.fail_on))
+    if args.siem_url and not _send_to_siem(args, result):
+        return code or 2
+    return code
+
+
+def _send_to_siem(args: argparse.Namespace, result) -> bool:
+    token = os.environ.get(args.siem_token_env)
+    if not token:
+        raise UsageError(f"--siem-url needs the collector's token in ${args.siem_token_env}")
+    register(token)
+    delivery = deliver(
+        ocsf.events(result),
+        args.siem_url,
+        token,
+        HttpClient(RetryPolicy(max_attempts=4, deadline=120)),
+        args.siem_spool,
+    )
+    if delivery.failed:
+        print(
+            f"{PROG}: SIEM delivery failed after {delivery.sent} events ({delivery.error}); "
+            f"{delivery.failed} events kept in {delivery.spool}",
+            file=sys.stderr,
+        )
+        return False
+    print(f"{PROG}: sent {delivery.sent} events to the SIEM", file=sys.stderr)
+    return True
 
 
 def _audit(args: argparse.Namespace, checks: dict[str, Check], selected: Sequence[str]):

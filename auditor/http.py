@@ -126,6 +126,7 @@ class HttpClient:
         *,
         token: str | None = None,
         json_body: Any = None,
+        data: bytes | None = None,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         label: str = "",
@@ -149,6 +150,7 @@ class HttpClient:
                     url,
                     params=params,
                     json=json_body,
+                    data=data,
                     headers=send_headers,
                     timeout=(self.policy.connect_timeout, self.policy.read_timeout),
                 )

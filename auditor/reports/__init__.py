@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from auditor.model import AuditResult
-from auditor.reports import json_report, junit, markdown, ndjson, sarif, table
+from auditor.reports import json_report, junit, markdown, ndjson, ocsf, sarif, table
 
 Renderer = Callable[[AuditResult], str]
 
@@ -16,4 +16,5 @@ RENDERERS: dict[str, Renderer] = {
     "sarif": sarif.render,
     "junit": junit.render,
     "markdown": markdown.render,
+    "ocsf": ocsf.render,
 }

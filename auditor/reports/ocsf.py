@@ -1,0 +1,133 @@
+"""OCSF Compliance Finding events (class 2003), one JSON line per result, so Sentinel,
+Splunk, Elastic and Security Lake ingest them without a custom parser. Mapping: docs/ocsf.md."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from auditor.model import AuditResult, CheckOutcome, Result, Severity, Status
+from auditor.reports.sarif import fingerprint
+from auditor.timeutil import parse_time
+
+OCSF_VERSION = "1.3.0"
+CLASS_UID = 2003  # Compliance Finding
+CATEGORY_UID = 2  # Findings
+ACTIVITY_CREATE = 1
+SEVERITY_ID = {
+    Severity.INFO: 1,
+    Severity.LOW: 2,
+    Severity.MEDIUM: 3,
+    Severity.HIGH: 4,
+    Severity.CRITICAL: 5,
+}
+# compliance.status_id: 0 unknown, 1 pass, 2 warning, 3 fail, 99 other
+COMPLIANCE_STATUS = {
+    Status.PASS: (1, "Pass"),
+    Status.FAIL: (3, "Fail"),
+    Status.ERROR: (99, "Error"),
+    Status.WAIVED: (99, "Waived"),
+}
+# status_id of the finding: 1 new, 3 suppressed, 4 resolved
+FINDING_STATUS = {
+    Status.PASS: (4, "Resolved"),
+    Status.FAIL: (1, "New"),
+    Status.ERROR: (1, "New"),
+    Status.WAIVED: (3, "Suppressed"),
+}
+
+
+def _event(
+    audit: AuditResult,
+    outcome: CheckOutcome,
+    status: Status,
+    severity: Severity,
+    resource: str | None,
+    message: str,
+) -> dict[str, Any]:
+    spec = outcome.spec
+    uid = fingerprint(audit.tenant.id, spec.id, resource or "")
+    compliance_id, compliance = COMPLIANCE_STATUS[status]
+    finding_id, finding = FINDING_STATUS[status]
+    event: dict[str, Any] = {
+        "class_uid": CLASS_UID,
+        "class_name": "Compliance Finding",
+        "category_uid": CATEGORY_UID,
+        "category_name": "Findings",
+        "activity_id": ACTIVITY_CREATE,
+        "activity_name": "Create",
+        "type_uid": CLASS_UID * 100 + ACTIVITY_CREATE,
+        "time": int(parse_time(audit.started_at).timestamp() * 1000),
+        "severity_id": SEVERITY_ID[severity],
+        "severity": severity.value.capitalize(),
+        "status_id": finding_id,
+        "status": finding,
+        "message": message,
+        "metadata": {
+            "version": OCSF_VERSION,
+            "uid": uid,
+            "product": {
+                "name": "m365-mail-auditor",
+                "vendor_name": "m365-mail-auditor",
+                "version": audit.tool_version,
+            },
+        },
+        "finding_info": {
+            "uid": uid,
+            "title": spec.title,
+            "desc": message,
+            "types": [spec.slug],
+            "created_time": int(parse_time(audit.collected_at).timestamp() * 1000),
+        },
+        "compliance": {
+            "control": spec.id,
+            "standards": ["m365-mail-auditor"],
+            "status_id": compliance_id,
+            "status": compliance,
+        },
+        "remediation": {"desc": spec.remediation},
+        "cloud": {
+            "provider": "Microsoft 365",
+            "account": {"uid": audit.tenant.id, "name": audit.tenant.display_name},
+        },
+        "unmapped": {"ndr": list(spec.ndr)},
+    }
+    if resource:
+        kind, _, name = resource.partition(":")
+        event["resources"] = [{"uid": resource, "name": name or resource, "type": kind}]
+    return event
+
+
+def _result_event(audit: AuditResult, outcome: CheckOutcome, result: Result) -> dict[str, Any]:
+    return _event(
+        audit,
+        outcome,
+        result.status,
+        outcome.result_severity(result),
+        result.resource,
+        result.message,
+    )
+
+
+def events(audit: AuditResult) -> list[dict[str, Any]]:
+    out = []
+    for outcome in audit.outcomes:
+        if not outcome.results:
+            out.append(
+                _event(
+                    audit,
+                    outcome,
+                    outcome.status,
+                    outcome.severity,
+                    None,
+                    outcome.reason or "no resources to examine",
+                )
+            )
+        out += [_result_event(audit, outcome, r) for r in outcome.results]
+    return out
+
+
+def render(audit: AuditResult) -> str:
+    return "".join(
+        json.dumps(e, sort_keys=True, separators=(",", ":")) + "\n" for e in events(audit)
+    )

@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import baselines
-from auditor import __version__, engine, jsonio
+from auditor import __version__, drift, engine, jsonio
 from auditor import baseline as baseline_mod
 from auditor import snapshot as snapshot_mod
 from auditor.auth import (
@@ -32,7 +32,8 @@ from auditor.http import HttpClient, RetryPolicy
 from auditor.model import Severity
 from auditor.redact import redact, register
 from auditor.registry import Check, CheckDefinitionError, discover
-from auditor.reports import RENDERERS, ocsf
+from auditor.reports import RENDERERS, json_report, ocsf
+from auditor.reports.changes import render_text as render_changes
 from auditor.siem import deliver
 from auditor.sources import ALWAYS, CATALOGUE, describe, with_dependencies
 from auditor.timeutil import parse_time, utc_now
@@ -240,6 +241,13 @@ def _parser() -> argparse.ArgumentParser:
         help="write the format given just before to FILE, not stdout",
     )
     run.add_argument(
+        "--previous",
+        type=Path,
+        metavar="REPORT",
+        help="a JSON report of an earlier run: every output then says what is new, resolved "
+        "or changed since",
+    )
+    run.add_argument(
         "--siem-url",
         default=os.environ.get("M365_AUDIT_SIEM_URL"),
         metavar="URL",
@@ -306,6 +314,13 @@ def _parser() -> argparse.ArgumentParser:
     checks_sub = checks.add_subparsers(dest="checks_command", required=True, metavar="COMMAND")
     listing = checks_sub.add_parser("list", help="every check with its sources and permissions")
     listing.add_argument("--format", choices=["table", "json"], default="table")
+
+    diff = sub.add_parser(
+        "diff", help="what changed between two reports (findings) or two snapshots (configuration)"
+    )
+    diff.add_argument("old", type=Path, metavar="OLD")
+    diff.add_argument("new", type=Path, metavar="NEW")
+    diff.add_argument("--format", choices=["table", "json"], default="table")
 
     permissions = sub.add_parser(
         "permissions", help="what access each source needs (the README's table)"
@@ -423,7 +438,11 @@ def _cmd_collect(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     checks = discover()
     outputs = _outputs(args)  # a bad command line costs no collection
+    previous = drift.load_document(args.previous) if args.previous else None
     result = _audit(args, checks, _selected(checks, args.check))
+    if previous is not None:
+        current = json_report.document(result)
+        result = replace(result, changes=drift.changes(previous, current, str(args.previous)))
     for fmt, path in outputs:
         _emit(RENDERERS[fmt](result), path)
     code = result.exit_code(Severity(args.fail_on))
@@ -518,6 +537,16 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     sys.stdout.write("\nWhat these checks find in this tenant:\n\n")
     sys.stdout.write(RENDERERS[args.format](result))
     return result.exit_code(Severity(args.fail_on))
+
+
+def _cmd_diff(args: argparse.Namespace) -> int:
+    old, new = drift.load_document(args.old), drift.load_document(args.new)
+    diff = drift.changes(old, new, str(args.old))
+    if args.format == "json":
+        sys.stdout.write(jsonio.dumps(diff))
+    else:
+        sys.stdout.write(render_changes(diff))
+    return 1 if drift.count(diff) else 0
 
 
 def _cmd_checks_list(args: argparse.Namespace) -> int:
@@ -619,6 +648,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "run": _cmd_run,
         "collect": _cmd_collect,
         "explain": _cmd_explain,
+        "diff": _cmd_diff,
         "checks": _cmd_checks_list,
         "permissions": _cmd_permissions,
         "baseline": _cmd_baseline_init,

@@ -112,6 +112,7 @@ class AuditResult:
     outcomes: tuple[CheckOutcome, ...]
     waivers: tuple[WaiverReport, ...]
     disabled_checks: tuple[str, ...]
+    changes: Mapping[str, Any] | None = None  # against a previous report (run --previous)
 
     def count(self, status: Status) -> int:
         return sum(1 for o in self.outcomes if o.status is status)

@@ -12,7 +12,7 @@ from auditor.jsonio import dumps
 from auditor.model import AuditResult, CheckOutcome, Result, Status
 
 SCHEMA_ID = "m365-mail-auditor/report"
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "report.schema.json"
 
 
@@ -84,6 +84,7 @@ def document(audit: AuditResult) -> dict[str, Any]:
             for w in audit.waivers
         ],
         "disabledChecks": list(audit.disabled_checks),
+        **({"changes": dict(audit.changes)} if audit.changes is not None else {}),
     }
 
 

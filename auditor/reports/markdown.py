@@ -7,6 +7,7 @@ number of results per check and stopping details once a size budget is spent.
 from __future__ import annotations
 
 from auditor.model import AuditResult, CheckOutcome, Status
+from auditor.reports.changes import render_text as render_changes
 
 MAX_RESULTS_PER_CHECK = 25
 BUDGET = 200_000  # characters of detail; the JSON report holds everything
@@ -68,6 +69,15 @@ def render(audit: AuditResult) -> str:
         used += size
     if left_out:
         lines += [f"{left_out} more failing checks are in the JSON report.", ""]
+    if audit.changes is not None:
+        lines += [
+            "### Changes since the previous run",
+            "",
+            "```",
+            render_changes(audit.changes).rstrip(),
+            "```",
+            "",
+        ]
     quiet = [o for o in audit.outcomes if o.status in (Status.PASS, Status.WAIVED)]
     if quiet:
         lines += [

@@ -133,6 +133,7 @@ def document(audit: AuditResult) -> dict[str, Any]:
                     "tenant": audit.tenant.id,
                     "tenantName": audit.tenant.display_name,
                     "collectedAt": audit.collected_at,
+                    **({"changes": dict(audit.changes)} if audit.changes is not None else {}),
                 },
             }
         ],

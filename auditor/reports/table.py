@@ -7,6 +7,7 @@ import textwrap
 from tabulate import tabulate
 
 from auditor.model import AuditResult, CheckOutcome, Status, WaiverState
+from auditor.reports.changes import render_text as render_changes
 
 _WIDTH = 100
 _SHOWN_STATUSES = (Status.FAIL, Status.ERROR)
@@ -105,6 +106,8 @@ def render(audit: AuditResult) -> str:
     notes = _waiver_notes(audit)
     if notes:
         out += ["", *notes]
+    if audit.changes is not None:
+        out += ["", render_changes(audit.changes).rstrip()]
     if audit.disabled_checks:
         out += ["", f"Disabled by the baseline: {', '.join(audit.disabled_checks)}"]
     return "\n".join(out) + "\n"

@@ -1,0 +1,32 @@
+"""Changes between runs as text, for the table and Markdown reports and `diff`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def render_text(diff: Mapping[str, Any]) -> str:
+    lines = []
+    if diff["kind"] == "findings":
+        lines.append(
+            f"Since the run of {diff['previous'].get('startedAt')}: {len(diff['new'])} new, "
+            f"{len(diff['resolved'])} resolved, {len(diff['changed'])} changed"
+        )
+        lines += [f"  NEW      {d['check']} {d['resource']}: {d['message']}" for d in diff["new"]]
+        lines += [f"  RESOLVED {d['check']} {d['resource']}" for d in diff["resolved"]]
+        lines += [f"  CHANGED  {d['check']} {d['resource']}: {d['after']}" for d in diff["changed"]]
+    else:
+        lines.append(
+            f"Since the snapshot of {diff['previous'].get('collectedAt')}: "
+            f"{len(diff['added'])} added, {len(diff['removed'])} removed, "
+            f"{len(diff['changed'])} changed"
+        )
+        lines += [f"  ADDED    {d['source']} {d['record']}" for d in diff["added"]]
+        lines += [f"  REMOVED  {d['source']} {d['record']}" for d in diff["removed"]]
+        for d in diff["changed"]:
+            fields = "; ".join(
+                f"{k}: {v['before']!r} -> {v['after']!r}" for k, v in d["fields"].items()
+            )
+            lines.append(f"  CHANGED  {d['source']} {d['record']}: {fields}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,99 @@
+"""The GitHub Action's step script, run as the composite action runs it: bash, INPUT_*
+variables, GitHub's OIDC endpoint (faked) and the fake tenant standing in for Microsoft."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from auditor.cli import DEMO_BASELINE
+from tests.e2e.test_formats import SARIF_SCHEMA
+from tests.fake_tenant import FakeTenant
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "action-run.sh"
+
+
+@pytest.fixture(scope="module")
+def fake(tmp_path_factory):
+    with FakeTenant(tmp_path_factory.mktemp("fake")) as tenant:
+        yield tenant
+
+
+def run_action(fake: FakeTenant, tmp_path: Path, **inputs: str) -> tuple[int, dict, Path, str]:
+    out = tmp_path / "m365-audit"
+    github_output = tmp_path / "github_output"
+    summary = tmp_path / "step_summary"
+    env = fake.env(
+        **fake.github_env(),
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        INPUT_TENANT=fake.data.domain,
+        INPUT_CLIENT_ID=fake.app.client_id,
+        INPUT_BASELINE=str(DEMO_BASELINE),
+        INPUT_OUTPUT_DIR=str(out),
+        GITHUB_OUTPUT=str(github_output),
+        GITHUB_STEP_SUMMARY=str(summary),
+        M365_AUDIT_AUTHORITY=fake.base,
+        M365_AUDIT_GRAPH_URL=f"{fake.base}/graph",
+        M365_AUDIT_EXCHANGE_URL=f"{fake.base}/exchange",
+        M365_AUDIT_DNS_SERVER=fake.dns.address,
+        **inputs,
+    )
+    done = subprocess.run(
+        ["bash", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=180, cwd=tmp_path
+    )
+    outputs = dict(line.split("=", 1) for line in github_output.read_text().splitlines())
+    text = done.stdout + done.stderr
+    return done.returncode, outputs, out, text + summary.read_text()
+
+
+def test_the_action_audits_with_federation_and_writes_every_output(fake, tmp_path):
+    code, outputs, out, text = run_action(fake, tmp_path)
+    assert code == 1
+    assert outputs["status"] == "fail"
+    assert int(outputs["failed"]) > 0
+    assert outputs["report-path"] == f"{out}/report.json"
+    assert sorted(p.name for p in out.iterdir()) == [
+        "report.json",
+        "report.ndjson",
+        "report.sarif",
+        "snapshot.json",
+        "summary.md",
+    ]
+    jsonschema.Draft4Validator(SARIF_SCHEMA).validate(
+        json.loads((out / "report.sarif").read_text())
+    )
+    summary = (tmp_path / "step_summary").read_text()
+    assert summary.startswith("## m365-mail-auditor: FAIL")
+    assert fake.counts["github"] >= 1
+    for secret in (fake.github_request_token, *fake.issued):
+        assert secret not in text
+        for path in out.iterdir():
+            assert secret not in path.read_text()
+
+
+def test_inputs_select_checks_and_fail_on(fake, tmp_path):
+    code, outputs, out, _ = run_action(
+        fake, tmp_path, INPUT_CHECKS="DOM-002, OUT-001", INPUT_FAIL_ON="critical"
+    )
+    report = json.loads((out / "report.json").read_text())
+    assert [c["id"] for c in report["checks"]] == ["DOM-002", "OUT-001"]
+    assert code == 0  # both fail, but below critical
+    assert outputs["exit-code"] == "0"
+
+
+def test_action_yml_runs_this_script_with_the_documented_inputs():
+    text = (ROOT / "action.yml").read_text()
+    assert "using: composite" in text
+    assert 'bash "${{ github.action_path }}/scripts/action-run.sh"' in text
+    for name in ("tenant", "client-id", "cloud", "baseline", "fail-on", "checks", "output-dir"):
+        assert f"\n  {name}:\n" in text
+        assert f"INPUT_{name.upper().replace('-', '_')}: ${{{{ inputs.{name} }}}}" in text
+    for name in ("status", "failed", "errored", "report-path"):
+        assert f"steps.audit.outputs.{name}" in text

@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import baselines
-from auditor import __version__, drift, engine, jsonio
+from auditor import __version__, drift, engine, fleet, jsonio
 from auditor import baseline as baseline_mod
 from auditor import snapshot as snapshot_mod
 from auditor.auth import (
@@ -315,6 +315,26 @@ def _parser() -> argparse.ArgumentParser:
     listing = checks_sub.add_parser("list", help="every check with its sources and permissions")
     listing.add_argument("--format", choices=["table", "json"], default="table")
 
+    fleet_cmd = sub.add_parser("fleet", help="audit many tenants, one report each")
+    fleet_cmd.add_argument(
+        "--tenants",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="the fleet file (schema: auditor/schemas/fleet.schema.json)",
+    )
+    fleet_cmd.add_argument("--jobs", type=int, default=4, help="tenants audited at once (4)")
+    fleet_cmd.add_argument("--shard", metavar="K/N", help="audit only shard K of N (1-based)")
+    fleet_cmd.add_argument("--output-dir", type=Path, default=Path("m365-audit-fleet"))
+    fleet_cmd.add_argument("--check", action="append", default=[], metavar="ID")
+    fleet_cmd.add_argument(
+        "--fail-on", choices=[s.value for s in Severity], default=_env("fail_on", "low")
+    )
+    fleet_cmd.add_argument("--trace-days", type=int, default=7)
+    fleet_cmd.add_argument("--dns-server", default=_env("dns_server"), metavar="IP[:PORT]")
+    fleet_cmd.add_argument("--dnsbl-zone", action="append", default=[], metavar="ZONE")
+    fleet_cmd.add_argument("-q", "--quiet", action="store_true")
+
     diff = sub.add_parser(
         "diff", help="what changed between two reports (findings) or two snapshots (configuration)"
     )
@@ -539,6 +559,49 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     return result.exit_code(Severity(args.fail_on))
 
 
+def _cmd_fleet(args: argparse.Namespace) -> int:
+    checks = discover()
+    selected = _selected(checks, args.check)
+    tenants = fleet.load(args.tenants)
+    if args.shard:
+        try:
+            index, count = (int(p) for p in args.shard.split("/"))
+            if not 1 <= index <= count:
+                raise ValueError
+        except ValueError:
+            raise UsageError(f"--shard must be K/N with 1 <= K <= N, not {args.shard!r}") from None
+        tenants = fleet.shard(tenants, index, count)
+    if selected:
+        checks = {cid: checks[cid] for cid in selected}
+    options = CollectOptions(
+        trace_days=args.trace_days,
+        dns_server=args.dns_server,
+        dnsbl_zones=tuple(args.dnsbl_zone or ("zen.spamhaus.org",)),
+    )
+    runs = fleet.run(
+        tenants,
+        checks,
+        _sources_for(checks, ()),
+        args.output_dir,
+        Severity(args.fail_on),
+        options,
+        args.jobs,
+        args.tenants.parent,
+        _progress(args),
+    )
+    from tabulate import tabulate
+
+    rows = [[r.name, r.status.upper(), r.failed, r.errored, r.error or r.report] for r in runs]
+    sys.stdout.write(
+        tabulate(rows, headers=["tenant", "status", "failed", "errored", "report or error"]) + "\n"
+    )
+    print(
+        f"{PROG}: {len(runs)} tenants; summary in {args.output_dir / 'summary.json'}",
+        file=sys.stderr,
+    )
+    return fleet.exit_code(runs)
+
+
 def _cmd_diff(args: argparse.Namespace) -> int:
     old, new = drift.load_document(args.old), drift.load_document(args.new)
     diff = drift.changes(old, new, str(args.old))
@@ -649,6 +712,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "collect": _cmd_collect,
         "explain": _cmd_explain,
         "diff": _cmd_diff,
+        "fleet": _cmd_fleet,
         "checks": _cmd_checks_list,
         "permissions": _cmd_permissions,
         "baseline": _cmd_baseline_init,

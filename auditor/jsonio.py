@@ -99,6 +99,12 @@ def atomic_write(path: Path, data: str | bytes) -> None:
     """Write via a private temporary file in the same folder, then rename: readers never see
     a half-written report, and the file is readable by its owner only."""
     payload = data.encode("utf-8") if isinstance(data, str) else data
+    if path.exists() and not path.is_file():
+        # A device or a pipe (/dev/stdout, /dev/null, a FIFO): renaming over it would replace
+        # the device node itself, so write into it instead.
+        with path.open("wb") as handle:
+            handle.write(payload)
+        return
     directory = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from auditor.model import AuditResult
-from auditor.reports import json_report, junit, markdown, ndjson, ocsf, sarif, table
+from auditor.reports import html, json_report, junit, markdown, ndjson, ocsf, sarif, table
 
 Renderer = Callable[[AuditResult], str]
 
@@ -17,4 +17,5 @@ RENDERERS: dict[str, Renderer] = {
     "junit": junit.render,
     "markdown": markdown.render,
     "ocsf": ocsf.render,
+    "html": html.render,
 }

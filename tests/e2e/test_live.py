@@ -6,6 +6,7 @@ import json
 import stat
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,8 @@ from auditor.timeutil import parse_time, utc_now
 from tests.fake_tenant import FakeTenant, Fault
 from tests.fake_tenant.data import shift_times
 
+# Where snapshots nobody reads go (never /dev/null: a file is what collect writes).
+SINK = str(Path(tempfile.mkdtemp(prefix="m365-audit-sink-")) / "snapshot.json")
 DEMO_FINDINGS_ARGS = ["--baseline", str(DEMO_BASELINE), "--format", "json"]
 
 
@@ -144,7 +147,7 @@ class TestSignIn:
         args = [
             "collect",
             "-o",
-            "/dev/null",
+            SINK,
             "--check",
             "CONN-001",
             "--certificate",
@@ -159,7 +162,7 @@ class TestSignIn:
             fake,
             "collect",
             "-o",
-            "/dev/null",
+            SINK,
             "--check",
             "CONN-001",
             "--certificate",
@@ -176,7 +179,7 @@ class TestSignIn:
                 fake,
                 "collect",
                 "-o",
-                "/dev/null",
+                SINK,
                 "--check",
                 "CONN-001",
                 *flag,
@@ -187,9 +190,7 @@ class TestSignIn:
             assert fake.counts["github"] >= 1
 
     def test_device_code(self, fake):
-        done = cli(
-            fake, "collect", "-o", "/dev/null", "--check", "CONN-001", "--device-code", auth="none"
-        )
+        done = cli(fake, "collect", "-o", SINK, "--check", "CONN-001", "--device-code", auth="none")
         assert done.returncode == 0, done.stderr
         assert "enter FAKE-CODE" in done.stderr
 
@@ -213,7 +214,7 @@ class TestSignIn:
         if "M365_AUDIT_CLIENT_ID" in change:
             args[args.index("--client-id") + 1] = change["M365_AUDIT_CLIENT_ID"]
         done = subprocess.run(
-            [sys.executable, "-m", "auditor", "collect", "-o", "/dev/null", *args],
+            [sys.executable, "-m", "auditor", "collect", "-o", SINK, *args],
             capture_output=True,
             text=True,
             timeout=60,
@@ -230,7 +231,7 @@ class TestSignIn:
         args = fake.cli_args()
         args[args.index("--tenant") + 1] = "nobody.onmicrosoft.com"
         done = subprocess.run(
-            [sys.executable, "-m", "auditor", "collect", "-o", "/dev/null", *args],
+            [sys.executable, "-m", "auditor", "collect", "-o", SINK, *args],
             capture_output=True,
             text=True,
             timeout=60,
@@ -242,7 +243,7 @@ class TestSignIn:
         assert len(done.stderr.strip().splitlines()) == 1
 
     def test_no_credential_at_all(self, fake):
-        done = cli(fake, "collect", "-o", "/dev/null", auth="none")
+        done = cli(fake, "collect", "-o", SINK, auth="none")
         assert done.returncode == 2
         assert "no credential" in done.stderr
 
@@ -405,7 +406,7 @@ class TestSecrets:
             fake,
             "collect",
             "-o",
-            "/dev/null",
+            SINK,
             env={"M365_AUDIT_CLIENT_SECRET": "wrong-but-secret-value-123"},
             auth="none",
         )

@@ -183,3 +183,23 @@ class TestSnapshot:
         with pytest.raises(AuditInputError) as caught:
             snapshot_mod.parse(b'{"a": "\xff"}', "s.json")
         assert caught.value.lines() == ["s.json: $: not UTF-8 text (byte 7)"]
+
+
+def test_atomic_write_into_a_pipe_writes_through_it(tmp_path):
+    """Renaming over a device or pipe would replace the node itself (as -o /dev/null once
+    did): such a target is written into instead."""
+    import os
+    import stat
+    import threading
+
+    from auditor.jsonio import atomic_write
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    atomic_write(fifo, "report\n")
+    reader.join(timeout=10)
+    assert received == [b"report\n"]
+    assert stat.S_ISFIFO(fifo.stat().st_mode)

@@ -1,0 +1,163 @@
+"""One self-contained HTML file: no external request of any kind (CSS, script and charts are
+inline), failing checks first with evidence and remediation, a filter box."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from html import escape
+
+from auditor.model import AuditResult, CheckOutcome, Severity, Status
+
+_STATUS_ORDER = {Status.FAIL: 0, Status.ERROR: 1, Status.WAIVED: 2, Status.PASS: 3}
+_COLOURS = {
+    "critical": "#7a0019",
+    "high": "#c62828",
+    "medium": "#ef6c00",
+    "low": "#f9a825",
+    "info": "#607d8b",
+}
+
+_CSS = """
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2630;
+background:#f4f6f8}
+header{padding:20px 28px;color:#fff}
+header.fail{background:#b71c1c}header.error{background:#6a1b9a}header.pass,header.waived{
+background:#2e7d32}
+header h1{margin:0 0 4px;font-size:22px}main{padding:20px 28px;max-width:1200px}
+.cards{display:flex;gap:12px;flex-wrap:wrap;margin-bottom:18px}
+.card{background:#fff;border-radius:8px;padding:12px 18px;box-shadow:0 1px 3px #0002;
+min-width:110px}
+.card b{display:block;font-size:24px}.charts{display:flex;gap:24px;flex-wrap:wrap}
+.chart{background:#fff;border-radius:8px;padding:12px 16px;box-shadow:0 1px 3px #0002}
+#filter{width:100%;max-width:480px;padding:8px 10px;font-size:15px;margin:14px 0;
+border:1px solid #90a4ae;border-radius:6px}
+section.check{background:#fff;border-radius:8px;margin:12px 0;padding:12px 18px;
+box-shadow:0 1px 3px #0002;border-left:6px solid #90a4ae}
+section.fail{border-left-color:#c62828}section.error{border-left-color:#6a1b9a}
+section.waived{border-left-color:#f9a825}section.pass{border-left-color:#2e7d32}
+section h2{font-size:16px;margin:0 0 6px}.badge{display:inline-block;padding:1px 8px;
+border-radius:10px;color:#fff;font-size:12px;margin-right:6px;text-transform:uppercase}
+table{border-collapse:collapse;width:100%;margin:8px 0}td,th{border-bottom:1px solid #e0e6ea;
+padding:5px 6px;text-align:left;vertical-align:top}tr.hidden,section.hidden{display:none}
+details pre{white-space:pre-wrap;background:#f4f6f8;padding:8px;border-radius:4px;
+font-size:12px}.remediation{color:#37474f}
+"""
+
+# Filters rows and whole checks by text; `#filter=...` in the address applies on load.
+_SCRIPT = """
+(function(){
+  var box=document.getElementById('filter');
+  function apply(){
+    var q=box.value.toLowerCase();
+    document.querySelectorAll('section.check').forEach(function(s){
+      var any=false;
+      s.querySelectorAll('tr.result').forEach(function(r){
+        var hit=!q||r.textContent.toLowerCase().indexOf(q)>=0||
+          s.dataset.check.toLowerCase().indexOf(q)>=0;
+        r.classList.toggle('hidden',!hit);any=any||hit;
+      });
+      var title=s.querySelector('h2').textContent.toLowerCase();
+      s.classList.toggle('hidden',!!q&&!any&&title.indexOf(q)<0);
+    });
+    document.getElementById('shown').textContent=
+      document.querySelectorAll('tr.result:not(.hidden)').length;
+  }
+  box.addEventListener('input',apply);
+  var m=location.hash.match(/filter=([^&]*)/);
+  if(m){box.value=decodeURIComponent(m[1]);}
+  apply();
+})();
+"""
+
+
+def _bar_chart(title: str, counts: dict[str, int], colours: dict[str, str]) -> str:
+    width, bar_h, gap = 320, 18, 6
+    top = max(counts.values() or [1]) or 1
+    rows = []
+    for i, (label, value) in enumerate(counts.items()):
+        y = i * (bar_h + gap)
+        length = int((width - 120) * value / top)
+        rows.append(
+            f'<text x="0" y="{y + 13}" font-size="12">{escape(label)}</text>'
+            f'<rect x="100" y="{y}" width="{max(length, 1)}" height="{bar_h}" '
+            f'fill="{colours.get(label, "#546e7a")}"/>'
+            f'<text x="{104 + length}" y="{y + 13}" font-size="12">{value}</text>'
+        )
+    height = len(counts) * (bar_h + gap)
+    return (
+        f'<div class="chart"><b>{escape(title)}</b><br>'
+        f'<svg role="img" aria-label="{escape(title)}" width="{width}" height="{height}">'
+        + "".join(rows)
+        + "</svg></div>"
+    )
+
+
+def _check(outcome: CheckOutcome) -> str:
+    spec = outcome.spec
+    status = outcome.status.value
+    rows = []
+    for result in sorted(outcome.results, key=lambda r: (_STATUS_ORDER[r.status], r.resource)):
+        severity = outcome.result_severity(result).value
+        evidence = escape(json.dumps(result.evidence, indent=2, sort_keys=True))
+        rows.append(
+            f'<tr class="result {result.status.value}"><td><span class="badge" '
+            f'style="background:{_COLOURS[severity]}">{severity}</span></td>'
+            f"<td>{result.status.value}</td><td><code>{escape(result.resource)}</code></td>"
+            f"<td>{escape(result.message)}<details><summary>evidence</summary>"
+            f"<pre>{evidence}</pre></details></td></tr>"
+        )
+    reason = f"<p><b>Could not run:</b> {escape(outcome.reason)}</p>" if outcome.reason else ""
+    ndr = f" · prevents NDR {escape(', '.join(spec.ndr))}" if spec.ndr else ""
+    return (
+        f'<section class="check {status}" data-check="{escape(spec.id)}">'
+        f'<h2><span class="badge" style="background:{_COLOURS[outcome.severity.value]}">'
+        f"{outcome.severity.value}</span>{escape(spec.id)} · {escape(spec.title)} · "
+        f"<b>{status.upper()}</b></h2>"
+        f"<div>{escape(spec.slug)}{ndr}</div>{reason}"
+        f"<table>{''.join(rows)}</table>"
+        f'<p class="remediation"><b>Remediation.</b> {escape(spec.remediation)}</p></section>'
+    )
+
+
+def render(audit: AuditResult) -> str:
+    status = audit.status.value
+    results = [(o, r) for o in audit.outcomes for r in o.results]
+    failing = [(o, r) for o, r in results if r.status is Status.FAIL]
+    by_severity = Counter(o.result_severity(r).value for o, r in failing)
+    severity_counts = {s.value: by_severity.get(s.value, 0) for s in reversed(Severity)}
+    by_area = Counter(o.spec.id.split("-")[0] for o, _ in failing)
+    area_counts = dict(sorted(by_area.items())) or {"none": 0}
+    ordered = sorted(
+        audit.outcomes, key=lambda o: (_STATUS_ORDER[o.status], -o.severity.rank, o.spec.id)
+    )
+    name = audit.tenant.display_name or audit.tenant.id
+    cards = "".join(
+        f'<div class="card">{label}<b>{value}</b></div>'
+        for label, value in (
+            ("checks", len(audit.outcomes)),
+            ("failed", audit.count(Status.FAIL)),
+            ("errored", audit.count(Status.ERROR)),
+            ("waived", audit.count(Status.WAIVED)),
+            ("passed", audit.count(Status.PASS)),
+            ("resources", len(results)),
+        )
+    )
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+        "style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">"
+        f"<title>m365-mail-auditor: {escape(status.upper())} for {escape(name)}</title>"
+        f"<style>{_CSS}</style></head><body>"
+        f'<header class="{status}"><h1>{escape(status.upper())}: {escape(name)}</h1>'
+        f"Tenant {escape(audit.tenant.id)} · collected {escape(audit.collected_at)} · "
+        f"audited {escape(audit.started_at)} · m365-mail-auditor {escape(audit.tool_version)}"
+        "</header><main>"
+        f'<div class="cards">{cards}</div><div class="charts">'
+        + _bar_chart("Failing results by severity", severity_counts, _COLOURS)
+        + _bar_chart("Failing results by area", area_counts, {})
+        + '</div><input id="filter" type="search" placeholder="Filter: check, resource, '
+        'text…" aria-label="filter"> <span id="shown"></span> results shown'
+        + "".join(_check(o) for o in ordered)
+        + f"</main><script>{_SCRIPT}</script></body></html>\n"
+    )

@@ -8,6 +8,7 @@ from collections import Counter
 from html import escape
 
 from auditor.model import AuditResult, CheckOutcome, Severity, Status
+from auditor.reports.changes import render_text as render_changes
 
 _STATUS_ORDER = {Status.FAIL: 0, Status.ERROR: 1, Status.WAIVED: 2, Status.PASS: 3}
 _COLOURS = {
@@ -156,7 +157,14 @@ def render(audit: AuditResult) -> str:
         f'<div class="cards">{cards}</div><div class="charts">'
         + _bar_chart("Failing results by severity", severity_counts, _COLOURS)
         + _bar_chart("Failing results by area", area_counts, {})
-        + '</div><input id="filter" type="search" placeholder="Filter: check, resource, '
+        + "</div>"
+        + (
+            f"<h2>Changes since the previous run</h2><pre>"
+            f"{escape(render_changes(audit.changes))}</pre>"
+            if audit.changes is not None
+            else ""
+        )
+        + '<input id="filter" type="search" placeholder="Filter: check, resource, '
         'text…" aria-label="filter"> <span id="shown"></span> results shown'
         + "".join(_check(o) for o in ordered)
         + f"</main><script>{_SCRIPT}</script></body></html>\n"

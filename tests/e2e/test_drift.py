@@ -47,6 +47,10 @@ def test_run_previous_puts_the_changes_in_the_report(tmp_path):
     assert "1 new, 1 resolved, 0 changed" in table
     markdown = cli("run", "--demo", "--format", "markdown", "--previous", str(old)).stdout
     assert "### Changes since the previous run" in markdown
+    html = cli("run", "--demo", "--format", "html", "--previous", str(old)).stdout
+    assert "<h2>Changes since the previous run</h2>" in html and "peggy.olson" in html
+    sarif = json.loads(cli("run", "--demo", "--format", "sarif", "--previous", str(old)).stdout)
+    assert len(sarif["runs"][0]["properties"]["changes"]["new"]) == 1
 
 
 def test_diff_of_two_reports(tmp_path):

@@ -30,3 +30,14 @@ def render_text(diff: Mapping[str, Any]) -> str:
             )
             lines.append(f"  CHANGED  {d['source']} {d['record']}: {fields}")
     return "\n".join(lines) + "\n"
+
+
+def change_index(diff: Mapping[str, Any] | None) -> dict[tuple[str, str], str]:
+    """(check, resource) -> new | resolved | changed, for outputs that carry it per result."""
+    if not diff or diff.get("kind") != "findings":
+        return {}
+    return {
+        (item["check"], item["resource"]): kind
+        for kind in ("new", "resolved", "changed")
+        for item in diff[kind]
+    }

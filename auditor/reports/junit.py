@@ -5,11 +5,13 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from auditor.model import AuditResult, Status
+from auditor.reports.changes import change_index
 
 
 def render(audit: AuditResult) -> str:
     root = ET.Element("testsuites", name=f"m365-mail-auditor {audit.tenant.id}")
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    changes = change_index(audit.changes)
     for outcome in audit.outcomes:
         spec = outcome.spec
         suite = ET.SubElement(
@@ -24,6 +26,10 @@ def render(audit: AuditResult) -> str:
         for result in outcome.results:
             case = ET.SubElement(suite, "testcase", classname=spec.id, name=result.resource)
             counts["tests"] += 1
+            change = changes.get((spec.id, result.resource))
+            if change:
+                properties = ET.SubElement(case, "properties")
+                ET.SubElement(properties, "property", name="change", value=change)
             severity = outcome.result_severity(result).value
             if result.status is Status.FAIL:
                 node = ET.SubElement(case, "failure", message=result.message[:500], type=severity)

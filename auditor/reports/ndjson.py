@@ -6,10 +6,12 @@ import json
 from typing import Any
 
 from auditor.model import AuditResult
+from auditor.reports.changes import change_index
 from auditor.reports.json_report import SCHEMA_VERSION
 
 
 def events(audit: AuditResult) -> list[dict[str, Any]]:
+    changes = change_index(audit.changes)
     out = []
     for outcome in audit.outcomes:
         spec = outcome.spec
@@ -43,6 +45,11 @@ def events(audit: AuditResult) -> list[dict[str, Any]]:
                     "status": result.status.value,
                     "resource": result.resource,
                     "message": result.message,
+                    **(
+                        {"change": changes.get((spec.id, result.resource))}
+                        if audit.changes is not None
+                        else {}
+                    ),
                 }
             )
     return out

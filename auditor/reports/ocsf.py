@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from auditor.model import AuditResult, CheckOutcome, Result, Severity, Status
+from auditor.reports.changes import change_index
 from auditor.reports.sarif import fingerprint
 from auditor.timeutil import parse_time
 
@@ -110,6 +111,7 @@ def _result_event(audit: AuditResult, outcome: CheckOutcome, result: Result) -> 
 
 
 def events(audit: AuditResult) -> list[dict[str, Any]]:
+    changes = change_index(audit.changes)
     out = []
     for outcome in audit.outcomes:
         if not outcome.results:
@@ -123,7 +125,11 @@ def events(audit: AuditResult) -> list[dict[str, Any]]:
                     outcome.reason or "no resources to examine",
                 )
             )
-        out += [_result_event(audit, outcome, r) for r in outcome.results]
+        for result in outcome.results:
+            event = _result_event(audit, outcome, result)
+            if audit.changes is not None:
+                event["unmapped"]["change"] = changes.get((outcome.spec.id, result.resource))
+            out.append(event)
     return out
 
 

@@ -51,6 +51,24 @@ def test_run_previous_puts_the_changes_in_the_report(tmp_path):
     assert "<h2>Changes since the previous run</h2>" in html and "peggy.olson" in html
     sarif = json.loads(cli("run", "--demo", "--format", "sarif", "--previous", str(old)).stdout)
     assert len(sarif["runs"][0]["properties"]["changes"]["new"]) == 1
+    lines = [
+        json.loads(x)
+        for x in cli(
+            "run", "--demo", "--format", "ndjson", "--previous", str(old)
+        ).stdout.splitlines()
+    ]
+    assert [x["resource"] for x in lines if x.get("change") == "new"] == [
+        "user:peggy.olson@tailspintoys.com"
+    ]
+    ocsf = [
+        json.loads(x)
+        for x in cli(
+            "run", "--demo", "--format", "ocsf", "--previous", str(old)
+        ).stdout.splitlines()
+    ]
+    assert sum(1 for e in ocsf if e["unmapped"].get("change") == "new") == 1
+    junit = cli("run", "--demo", "--format", "junit", "--previous", str(old)).stdout
+    assert '<property name="change" value="new" />' in junit
 
 
 def test_diff_of_two_reports(tmp_path):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from auditor.collect import CollectOptions, Collector
 from auditor.errors import AuditInputError
 from auditor.http import HttpClient, RetryPolicy
 from auditor.model import Severity, Status
+from auditor.redact import redact
 from auditor.registry import Check
 from auditor.reports import json_report, markdown
 from auditor.timeutil import utc_now
@@ -139,9 +140,7 @@ def audit_tenant(
         tokens = TokenSource(
             cloud, entry.tenant, entry.client_id, _credential(entry.credential, base)
         )
-        tenant_options = CollectOptions(
-            **{**options.__dict__, "dns_server": entry.dns_server or options.dns_server}
-        )
+        tenant_options = replace(options, dns_server=entry.dns_server or options.dns_server)
         collector = Collector(
             entry.tenant, cloud, tokens, HttpClient(RetryPolicy()), tenant_options
         )
@@ -149,9 +148,14 @@ def audit_tenant(
         text = jsonio.dumps(document)
         snapshot = snapshot_mod.parse(text.encode(), f"live:{entry.tenant}")
         result = engine.audit(snapshot, baseline, checks, started_at=utc_now())
-    except (AuditInputError, AuthError, ValueError, OSError) as exc:
-        message = " / ".join(exc.lines()) if isinstance(exc, AuditInputError) else str(exc)
-        return TenantRun(entry.name, "error", 2, error=message.splitlines()[0][:300])
+    except Exception as exc:  # whatever breaks one tenant must not stop the others
+        if isinstance(exc, AuditInputError):
+            message = " / ".join(exc.lines())
+        elif isinstance(exc, AuthError | ValueError | OSError):
+            message = str(exc)
+        else:
+            message = f"{type(exc).__name__}: {redact(str(exc))}"
+        return TenantRun(entry.name, "error", 2, error=(message.splitlines() or [""])[0][:300])
     folder = out_dir / entry.name
     folder.mkdir(parents=True, exist_ok=True)
     jsonio.atomic_write(folder / "snapshot.json", text)

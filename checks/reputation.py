@@ -93,12 +93,21 @@ def sending_ip_blocklisted(ctx: CheckContext) -> Iterator[Result]:
                 resource, Status.PASS, f"not listed on {zones} (used by {used_by})", evidence
             )
     for skipped in data.get("skipped") or ():
-        what = skipped.get("addresses")
-        size = f"{what} addresses" if what else skipped.get("reason", "a range")
-        yield Result(
-            f"range:{skipped['entry']}",
-            Status.PASS,
-            f"{size} on connector {skipped['connector']}, too many to query one by one: the "
-            "addresses seen sending from it in message trace were checked instead",
-            dict(skipped),
-        )
+        resource = f"range:{skipped['entry']}"
+        if skipped.get("addresses"):
+            yield Result(
+                resource,
+                Status.PASS,
+                f"{skipped['addresses']} addresses on connector {skipped['connector']}, too many "
+                "to query one by one: the addresses seen sending from it in message trace "
+                "were checked instead",
+                dict(skipped),
+            )
+        else:
+            yield Result(
+                resource,
+                Status.ERROR,
+                f"not checked: {skipped.get('reason', 'this kind of entry')} on connector "
+                f"{skipped['connector']} (blocklist lookups here cover IPv4 only)",
+                dict(skipped),
+            )

@@ -54,6 +54,20 @@ def _reverse(address: str) -> str:
     return ".".join(reversed(address.split(".")))
 
 
+def _bounds(entry: str) -> tuple[int, int, int] | None:
+    """(first, last, IP version) of a single address, CIDR or first-last range."""
+    try:
+        if "-" in entry:
+            low, high = (ipaddress.ip_address(p.strip()) for p in entry.split("-", 1))
+            if low.version != high.version or low > high:
+                return None
+            return int(low), int(high), low.version
+        network = ipaddress.ip_network(entry.strip(), strict=False)
+    except ValueError:
+        return None
+    return int(network.network_address), int(network.broadcast_address), network.version
+
+
 def sending_addresses(
     inbound: Iterable[Mapping[str, Any]],
     outbound: Iterable[Mapping[str, Any]],
@@ -65,29 +79,30 @@ def sending_addresses(
     large to expand (their senders seen in message trace are checked instead)."""
     found: dict[str, set[str]] = {}
     skipped = []
-    ranges = []
+    ranges: list[tuple[int, int, str]] = []
     for connector in inbound:
         if connector.get("ConnectorType") != "OnPremises":
             continue
         name = str(connector["Name"])
         for entry in connector.get("SenderIPAddresses") or ():
-            try:
-                network = ipaddress.ip_network(str(entry).strip(), strict=False)
-            except ValueError:
-                if "-" in str(entry):  # a first-last range: checked through message trace
-                    skipped.append({"entry": entry, "connector": name, "reason": "range"})
+            bounds = _bounds(str(entry))
+            if bounds is None:
                 continue  # CONN-002 reports entries that are not addresses
-            if network.version != 4:
+            first, last, version = bounds
+            if version != 4:
                 skipped.append({"entry": entry, "connector": name, "reason": "IPv6"})
                 continue
-            ranges.append((network, name))
-            if network.num_addresses <= max_per_range:
-                for address in network if network.num_addresses == 1 else network.hosts():
-                    found.setdefault(str(address), set()).add(f"inbound connector {name}")
+            ranges.append((first, last, name))
+            size = last - first + 1
+            if size <= max_per_range:
+                # a network's own and broadcast addresses send nothing, except in a /31 or /32
+                inner = (first + 1, last - 1) if size > 2 and "/" in str(entry) else (first, last)
+                for number in range(inner[0], inner[1] + 1):
+                    found.setdefault(str(ipaddress.IPv4Address(number)), set()).add(
+                        f"inbound connector {name}"
+                    )
             else:
-                skipped.append(
-                    {"entry": entry, "connector": name, "addresses": network.num_addresses}
-                )
+                skipped.append({"entry": entry, "connector": name, "addresses": size})
     for row in trace.get("Aggregates") or ():
         ip = row.get("FromIP")
         if not ip or not row.get("Outbound"):
@@ -96,8 +111,8 @@ def sending_addresses(
             address = ipaddress.ip_address(ip)
         except ValueError:
             continue
-        for network, name in ranges:
-            if address in network:
+        for first, last, name in ranges:
+            if address.version == 4 and first <= int(address) <= last:
                 found.setdefault(str(address), set()).add(f"message trace via {name}")
     for connector in outbound:
         if not connector.get("Enabled"):

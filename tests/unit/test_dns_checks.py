@@ -265,6 +265,11 @@ class TestBlocklists:
         assert outcome.results[0].resource == "range:198.51.100.0/24"
         assert "message trace were checked instead" in outcome.results[0].message
 
+    def test_ipv6_ranges_are_not_checked_and_say_so(self):
+        outcome = ip001([], [{"entry": "2001:db8::/64", "connector": "R", "reason": "IPv6"}])
+        assert outcome.results[0].status is Status.ERROR
+        assert "not checked: IPv6" in outcome.results[0].message
+
 
 class TestCollectionHelpers:
     def test_small_ranges_are_expanded_and_trace_senders_in_large_ones_are_added(self):
@@ -272,7 +277,12 @@ class TestCollectionHelpers:
             {
                 "Name": "A",
                 "ConnectorType": "OnPremises",
-                "SenderIPAddresses": ["192.0.2.0/30", "198.51.100.0/24", "2001:db8::/64"],
+                "SenderIPAddresses": [
+                    "192.0.2.0/30",
+                    "198.51.100.0/24",
+                    "2001:db8::/64",
+                    "203.0.113.10-203.0.113.11",
+                ],
             }
         ]
         trace = {
@@ -282,7 +292,13 @@ class TestCollectionHelpers:
             ]
         }
         found, skipped = sending_addresses(inbound, [], trace, zone_lookup({}), 16)
-        assert sorted(found) == ["192.0.2.1", "192.0.2.2", "198.51.100.9"]
+        assert sorted(found) == [
+            "192.0.2.1",
+            "192.0.2.2",
+            "198.51.100.9",
+            "203.0.113.10",
+            "203.0.113.11",
+        ]
         assert [s["entry"] for s in skipped] == ["198.51.100.0/24", "2001:db8::/64"]
 
     def test_spf_terms(self):

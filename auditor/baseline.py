@@ -14,6 +14,7 @@ from auditor import jsonio
 from auditor.errors import AuditInputError
 from auditor.model import Severity, Waiver
 from auditor.snapshot import freeze
+from auditor.timeutil import format_time
 
 DEFAULT_THRESHOLDS: Mapping[str, int] = MappingProxyType(
     {
@@ -218,7 +219,7 @@ def approve_snapshot(
         "baselineVersion": 1,
         "description": (
             f"Approved state of tenant {snapshot.tenant.display_name or snapshot.tenant.id}, "
-            f"from the snapshot collected {snapshot.document['collectedAt']}. Review it: "
+            f"from the snapshot collected {format_time(snapshot.collected_at)}. Review it: "
             "everything here is what the tenant had then, good or bad."
         ),
         "thresholds": dict(template.get("thresholds", {})),

@@ -40,7 +40,6 @@ class Snapshot:
     collected_at: datetime
     tool_version: str
     sources: Mapping[str, SourceRecord]
-    document: Mapping[str, Any]  # the validated document, frozen
 
 
 @cache
@@ -90,7 +89,6 @@ def parse(raw: bytes, label: str) -> Snapshot:
         collected_at=parse_time(document["collectedAt"]),
         tool_version=document["tool"]["version"],
         sources=MappingProxyType(sources),
-        document=freeze(document),
     )
 
 

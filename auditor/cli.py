@@ -1,47 +1,36 @@
-"""The `m365-audit` command line: thin; every decision lives in the modules it calls."""
+"""The `m365-audit` command line: argument parsing and dispatch only. Each command's work is in
+`auditor/commands/`, and each stage's in its own folder."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 
-import baselines
-from auditor import __version__, drift, engine, fleet, jsonio
-from auditor import baseline as baseline_mod
-from auditor import snapshot as snapshot_mod
-from auditor.auth import (
+from auditor import PROG, __version__
+from auditor.collect import (
+    CLOUDS,
     AuthError,
     Certificate,
     ClientSecret,
+    CollectOptions,
     Credential,
     DeviceCode,
     GitHubFederation,
-    TokenSource,
+    LiveAccess,
+    RetryPolicy,
+    collect_tenant,
+    resolve,
 )
-from auditor.clouds import CLOUDS, resolve
-from auditor.collect import CollectOptions, Collector
-from auditor.errors import AuditInputError
-from auditor.explain import recognise
-from auditor.explain import render as render_explanation
-from auditor.http import HttpClient, RetryPolicy
-from auditor.model import Severity
-from auditor.redact import redact, register
-from auditor.registry import Check, CheckDefinitionError, discover
-from auditor.reports import RENDERERS, json_report, ocsf
-from auditor.reports.changes import render_text as render_changes
-from auditor.siem import deliver
-from auditor.sources import ALWAYS, CATALOGUE, describe, with_dependencies
-from auditor.timeutil import parse_time, utc_now
-
-PROG = "m365-audit"
-DEMO_DIR = Path(__file__).resolve().parent / "demo"
-DEMO_SNAPSHOT = DEMO_DIR / "snapshot.json"
-DEMO_BASELINE = DEMO_DIR / "baseline.json"
+from auditor.commands import baseline, collect, diff, explain, fleet, inventory, run
+from auditor.common.errors import AuditInputError, UsageError
+from auditor.common.redact import redact
+from auditor.common.timeutil import parse_time
+from auditor.judge.model import Severity
+from auditor.judge.registry import CheckDefinitionError, discover, select
+from auditor.reports import RENDERERS
 
 # Every option that a scheduled workflow sets also reads an environment variable.
 ENV = {
@@ -61,10 +50,6 @@ ENV = {
     "dnsbl_zones": "M365_AUDIT_DNSBL_ZONES",
     "fail_on": "M365_AUDIT_FAIL_ON",
 }
-
-
-class UsageError(Exception):
-    """A command line that makes no sense; exit 2 like argparse's own errors."""
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -356,21 +341,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _emit(text: str, output: Path | None) -> None:
-    if output is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    else:
-        jsonio.atomic_write(output, text)
-
-
-def _selected(checks: dict[str, Check], wanted: Sequence[str]) -> list[str]:
-    unknown = [cid for cid in wanted if cid not in checks]
-    if unknown:
-        raise UsageError(f"unknown check id {', '.join(unknown)} (see '{PROG} checks list')")
-    return list(wanted)
-
-
 def _credential(args: argparse.Namespace) -> Credential:
     if args.certificate:
         return Certificate(Path(args.certificate), send_x5c=args.send_x5c)
@@ -394,315 +364,111 @@ def _progress(args: argparse.Namespace) -> Callable[[str], None]:
     return lambda text: print(f"{PROG}: {redact(text)}", file=sys.stderr, flush=True)
 
 
-def _collect_live(args: argparse.Namespace, sources: Sequence[str]) -> dict:
-    if not args.tenant or not args.client_id:
-        raise UsageError("live collection needs --tenant and --client-id")
-    if not 1 <= args.trace_days <= 90:
-        raise UsageError("--trace-days must be 1 to 90 (message trace keeps 90 days)")
-    try:
-        trace_end = parse_time(args.trace_end) if args.trace_end else None
-        cloud = resolve(args.cloud, args.authority, args.graph_url, args.exchange_url)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    if args.retries < 0 or args.timeout <= 0:
-        raise UsageError("--retries must be 0 or more and --timeout above 0")
-    progress = _progress(args)
-    policy = RetryPolicy(max_attempts=args.retries + 1, read_timeout=args.timeout)
-    http = HttpClient(policy, on_wait=progress)
-    tokens = TokenSource(cloud, args.tenant, args.client_id, _credential(args))
-    collector = Collector(
-        args.tenant,
-        cloud,
-        tokens,
-        http,
-        CollectOptions(
+def _live(args: argparse.Namespace) -> run.Collect:
+    """Collection of a live tenant as the options ask; the options are checked when it runs,
+    after the baseline has loaded."""
+
+    def collect_sources(sources: Sequence[str]) -> dict:
+        if not args.tenant or not args.client_id:
+            raise UsageError("live collection needs --tenant and --client-id")
+        if not 1 <= args.trace_days <= 90:
+            raise UsageError("--trace-days must be 1 to 90 (message trace keeps 90 days)")
+        try:
+            trace_end = parse_time(args.trace_end) if args.trace_end else None
+            cloud = resolve(args.cloud, args.authority, args.graph_url, args.exchange_url)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        if args.retries < 0 or args.timeout <= 0:
+            raise UsageError("--retries must be 0 or more and --timeout above 0")
+        retry = RetryPolicy(max_attempts=args.retries + 1, read_timeout=args.timeout)
+        access = LiveAccess(args.tenant, args.client_id, _credential(args), cloud, retry)
+        options = CollectOptions(
             trace_days=args.trace_days,
             trace_end=trace_end,
             dns_server=args.dns_server,
             dnsbl_zones=tuple(args.dnsbl_zone or ("zen.spamhaus.org",)),
             dnsbl_max_addresses=args.dnsbl_max_addresses,
-        ),
-        progress,
+        )
+        return collect_tenant(access, sources, options, _progress(args))
+
+    return collect_sources
+
+
+def _target(args: argparse.Namespace) -> run.Target:
+    return run.Target(
+        demo=args.demo,
+        snapshot=args.snapshot,
+        tenant=args.tenant,
+        collect=_live(args),
+        save_snapshot=getattr(args, "save_snapshot", None),
     )
-    return collector.collect(sources)
-
-
-def _sources_for(checks: dict[str, Check], selected: Sequence[str]) -> list[str]:
-    chosen = [checks[c] for c in selected] if selected else list(checks.values())
-    return sorted({s for c in chosen for s in c.spec.requires})
-
-
-def _cmd_collect(args: argparse.Namespace) -> int:
-    checks = discover()
-    selected = _selected(checks, args.check)
-    # Without --check, a full snapshot: every catalogued source, so that `baseline init` and
-    # later audits of this file have everything to work with.
-    sources = (
-        _sources_for(checks, selected)
-        if selected
-        else sorted(set(CATALOGUE) | set(_sources_for(checks, ())))
-    )
-    document = _collect_live(args, sources)
-    jsonio.atomic_write(args.output, jsonio.dumps(document))
-    failed = [n for n, r in document["sources"].items() if r["status"] != "ok"]
-    for name in failed:
-        print(f"{PROG}: {document['sources'][name]['error']}", file=sys.stderr)
-    print(
-        f"{PROG}: wrote {args.output}: {len(document['sources']) - len(failed)} sources ok, "
-        f"{len(failed)} failed",
-        file=sys.stderr,
-    )
-    return 2 if len(failed) == len(document["sources"]) else 0
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     checks = discover()
     outputs = _outputs(args)  # a bad command line costs no collection
-    previous = drift.load_document(args.previous) if args.previous else None
-    result = _audit(args, checks, _selected(checks, args.check))
-    if previous is not None:
-        current = json_report.document(result)
-        result = replace(result, changes=drift.changes(previous, current, str(args.previous)))
-    for fmt, path in outputs:
-        _emit(RENDERERS[fmt](result), path)
-    code = result.exit_code(Severity(args.fail_on))
-    if args.siem_url and not _send_to_siem(args, result):
-        return code or 2
-    return code
-
-
-def _send_to_siem(args: argparse.Namespace, result) -> bool:
-    token = os.environ.get(args.siem_token_env)
-    if not token:
-        raise UsageError(f"--siem-url needs the collector's token in ${args.siem_token_env}")
-    register(token)
-    delivery = deliver(
-        ocsf.events(result),
-        args.siem_url,
-        token,
-        HttpClient(RetryPolicy(max_attempts=4, deadline=120)),
-        args.siem_spool,
+    siem = (
+        run.SiemTarget(args.siem_url, args.siem_token_env, args.siem_spool)
+        if args.siem_url
+        else None
     )
-    if delivery.failed:
-        print(
-            f"{PROG}: SIEM delivery failed after {delivery.sent} events ({delivery.error}); "
-            f"{delivery.failed} events kept in {delivery.spool}",
-            file=sys.stderr,
-        )
-        return False
-    print(f"{PROG}: sent {delivery.sent} events to the SIEM", file=sys.stderr)
-    return True
-
-
-def _audit(args: argparse.Namespace, checks: dict[str, Check], selected: Sequence[str]):
-    """Load (or collect) and judge, as `run` and `explain` both do."""
-    modes = [m for m, on in (("--demo", args.demo), ("--snapshot", args.snapshot)) if on]
-    if len(modes) > 1:
-        raise UsageError("give one of --demo and --snapshot")
-    live = not modes
-    if live and not args.tenant:
-        raise UsageError("give --demo, --snapshot FILE, or --tenant (with credentials)")
-
-    if args.demo:
-        baseline_path = args.baseline or DEMO_BASELINE
-    else:
-        baseline_path = args.baseline or baselines.RECOMMENDED
-        if args.baseline is None:
-            print(
-                f"{PROG}: no --baseline given: judging against the recommended baseline, "
-                "which approves no domains or connectors",
-                file=sys.stderr,
-            )
-    # The baseline is checked before anything is collected: a typo costs no API calls.
-    baseline = baseline_mod.load(Path(baseline_path))
-    baseline.require_known_checks(checks)
-
-    if live:
-        document = _collect_live(args, _sources_for(checks, selected))
-        text = jsonio.dumps(document)
-        if getattr(args, "save_snapshot", None):
-            jsonio.atomic_write(args.save_snapshot, text)
-        snapshot = snapshot_mod.parse(text.encode("utf-8"), f"live:{args.tenant}")
-    elif args.demo:
-        # The installed path differs between machines; name the demo the same everywhere.
-        snapshot = replace(snapshot_mod.load(DEMO_SNAPSHOT), label="demo:snapshot.json")
-    else:
-        snapshot = snapshot_mod.load(args.snapshot)
-
-    return engine.audit(
-        snapshot,
-        baseline,
+    return run.run(
+        _target(args),
+        args.baseline,
         checks,
-        started_at=utc_now(),
-        selected=selected,
-        baseline_label="demo:baseline.json" if args.demo and not args.baseline else "",
+        args.check,
+        outputs,
+        Severity(args.fail_on),
+        args.previous,
+        siem,
     )
+
+
+def _cmd_collect(args: argparse.Namespace) -> int:
+    checks = discover()
+    return collect.collect(_live(args), checks, select(checks, args.check), args.output)
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
-    family = recognise(args.text)
-    if family is None:
-        print(
-            f"{PROG}: not recognised: {args.text[:120]!r} is not an NDR this tool knows "
-            "(try the enhanced status code alone, e.g. 5.7.750)",
-            file=sys.stderr,
-        )
-        return 2
-    checks = discover()
-    sys.stdout.write(render_explanation(family, {k: c.spec.title for k, c in checks.items()}))
-    if not (args.demo or args.snapshot or args.tenant):
-        return 0
-    installed = [cid for cid in family.checks if cid in checks]
-    result = _audit(args, checks, installed)
-    sys.stdout.write("\nWhat these checks find in this tenant:\n\n")
-    sys.stdout.write(RENDERERS[args.format](result))
-    return result.exit_code(Severity(args.fail_on))
+    return explain.explain(
+        args.text, _target(args), args.baseline, args.format, Severity(args.fail_on)
+    )
 
 
 def _cmd_fleet(args: argparse.Namespace) -> int:
     checks = discover()
-    selected = _selected(checks, args.check)
-    tenants = fleet.load(args.tenants)
-    if args.shard:
-        try:
-            index, count = (int(p) for p in args.shard.split("/"))
-            if not 1 <= index <= count:
-                raise ValueError
-        except ValueError:
-            raise UsageError(f"--shard must be K/N with 1 <= K <= N, not {args.shard!r}") from None
-        tenants = fleet.shard(tenants, index, count)
-    if selected:
-        checks = {cid: checks[cid] for cid in selected}
     options = CollectOptions(
         trace_days=args.trace_days,
         dns_server=args.dns_server,
         dnsbl_zones=tuple(args.dnsbl_zone or ("zen.spamhaus.org",)),
     )
-    runs = fleet.run(
-        tenants,
+    return fleet.fleet(
+        args.tenants,
         checks,
-        _sources_for(checks, ()),
+        select(checks, args.check),
+        args.shard,
         args.output_dir,
         Severity(args.fail_on),
         options,
         args.jobs,
-        args.tenants.parent,
         _progress(args),
     )
-    from tabulate import tabulate
-
-    rows = [[r.name, r.status.upper(), r.failed, r.errored, r.error or r.report] for r in runs]
-    sys.stdout.write(
-        tabulate(rows, headers=["tenant", "status", "failed", "errored", "report or error"]) + "\n"
-    )
-    print(
-        f"{PROG}: {len(runs)} tenants; summary in {args.output_dir / 'summary.json'}",
-        file=sys.stderr,
-    )
-    return fleet.exit_code(runs)
 
 
 def _cmd_diff(args: argparse.Namespace) -> int:
-    old, new = drift.load_document(args.old), drift.load_document(args.new)
-    diff = drift.changes(old, new, str(args.old))
-    if args.format == "json":
-        sys.stdout.write(jsonio.dumps(diff))
-    else:
-        sys.stdout.write(render_changes(diff))
-    return 1 if drift.count(diff) else 0
+    return diff.diff(args.old, args.new, args.format)
 
 
 def _cmd_checks_list(args: argparse.Namespace) -> int:
-    checks = discover()
-    if args.format == "json":
-        listing = [
-            {
-                "id": c.spec.id,
-                "slug": c.spec.slug,
-                "title": c.spec.title,
-                "severity": c.spec.severity.value,
-                "ndr": list(c.spec.ndr),
-                "module": c.spec.module,
-                "sources": [_source_dict(s) for s in c.spec.requires],
-            }
-            for c in checks.values()
-        ]
-        sys.stdout.write(json.dumps(listing, indent=2) + "\n")
-        return 0
-    from tabulate import tabulate
-
-    rows = []
-    for c in checks.values():
-        for i, name in enumerate(c.spec.requires):
-            info = describe(name)
-            head = (c.spec.id, c.spec.severity.value, c.spec.title) if i == 0 else ("", "", "")
-            licence = f" ({info.licence})" if info.licence else ""
-            rows.append([*head, name, f"{info.permission}{licence}"])
-    headers = ["check", "severity", "title", "source", "permission (licence)"]
-    sys.stdout.write(tabulate(rows, headers=headers, tablefmt="simple") + "\n")
-    return 0
-
-
-def _source_dict(name: str) -> dict[str, str]:
-    info = describe(name)
-    return {"name": name, "api": info.api, "permission": info.permission, "licence": info.licence}
-
-
-def permission_rows() -> list[list[str]]:
-    """One row per source: what the README's permission table shows."""
-    checks = discover()
-    used_by: dict[str, list[str]] = {}
-    for c in checks.values():
-        for name in with_dependencies(c.spec.requires, always=False):
-            used_by.setdefault(name, []).append(c.spec.id)
-    for name in ALWAYS:
-        used_by.setdefault(name, ["every live run (tenant id and name)"])
-    return [
-        [
-            name,
-            info.api,
-            info.permission,
-            info.licence or "-",
-            ", ".join(used_by.get(name, ["collect and baseline init only"])),
-        ]
-        for name, info in CATALOGUE.items()
-    ]
-
-
-PERMISSION_HEADERS = ["source", "API", "application permission / role", "licence", "checks"]
+    return inventory.checks_list(discover(), args.format)
 
 
 def _cmd_permissions(args: argparse.Namespace) -> int:
-    rows = permission_rows()
-    if args.format == "json":
-        listing = [dict(zip(PERMISSION_HEADERS, row, strict=True)) for row in rows]
-        sys.stdout.write(json.dumps(listing, indent=2) + "\n")
-        return 0
-    from tabulate import tabulate
-
-    fmt = "github" if args.format == "markdown" else "simple"
-    sys.stdout.write(tabulate(rows, headers=PERMISSION_HEADERS, tablefmt=fmt) + "\n")
-    return 0
+    return inventory.permissions(discover(), args.format)
 
 
 def _cmd_baseline_init(args: argparse.Namespace) -> int:
-    if args.output.exists() and not args.force:
-        raise UsageError(f"{args.output} exists; pass --force to overwrite it")
-    snapshot = snapshot_mod.load(args.snapshot)
-    template = jsonio.parse_json(baselines.RECOMMENDED.read_bytes(), str(baselines.RECOMMENDED))
-    document, missing = baseline_mod.approve_snapshot(snapshot, template)
-    text = jsonio.dumps(document)
-    # What we write must load: a baseline init that produces an invalid file is our bug.
-    baseline_mod.parse(text.encode("utf-8"), str(args.output))
-    jsonio.atomic_write(args.output, text)
-    for name in missing:
-        print(
-            f"{PROG}: {args.snapshot}: $.sources['{name}']: not collected, so nothing from it "
-            "was approved",
-            file=sys.stderr,
-        )
-    print(f"{PROG}: wrote {args.output}: review it before you commit it", file=sys.stderr)
-    return 0
+    return baseline.init(args.snapshot, args.output, args.force)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,43 +1,6 @@
-"""What a check sees: read-only snapshot sources it declared, the baseline, the clock."""
+"""The check contract's first import path, kept so plugins written against it still load.
+New code imports `auditor.judge`."""
 
-from __future__ import annotations
+from auditor.judge.context import CheckContext, UndeclaredSourceError
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
-
-from auditor.baseline import Baseline
-from auditor.model import CheckSpec, Tenant
-from auditor.snapshot import Snapshot
-
-
-class UndeclaredSourceError(Exception):
-    """A check read a source it did not list in `requires`: its error handling would lie."""
-
-
-@dataclass(frozen=True)
-class CheckContext:
-    spec: CheckSpec
-    snapshot: Snapshot
-    baseline: Baseline
-
-    def source(self, name: str) -> Any:
-        """The data of a required source; the engine has made sure it is present and ok."""
-        if name not in self.spec.requires:
-            raise UndeclaredSourceError(f"{self.spec.id} reads {name!r} without requiring it")
-        return self.snapshot.sources[name].data
-
-    @property
-    def now(self) -> datetime:
-        """The collection time: 'recent' means recent when the snapshot was taken, so an
-        audit of an old snapshot gives the same answer as it did then."""
-        return self.snapshot.collected_at
-
-    @property
-    def thresholds(self) -> Mapping[str, int]:
-        return self.baseline.thresholds
-
-    @property
-    def tenant(self) -> Tenant:
-        return self.snapshot.tenant
+__all__ = ["CheckContext", "UndeclaredSourceError"]

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from auditor.maildomains import covering_domain
+from auditor.mail.domains import covering_domain
 
 
 def sender_domain_entry(value: str) -> str:

@@ -7,9 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from auditor.context import CheckContext
-from auditor.model import Result, Status
-from auditor.registry import check
+from auditor.judge import CheckContext, Result, Status, check
 from checks._roles import JUDGED_ROLES
 
 USER = "#microsoft.graph.user"

@@ -6,11 +6,16 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from auditor.baseline import INBOUND_CONNECTOR_PROPERTIES, OUTBOUND_CONNECTOR_PROPERTIES
-from auditor.context import CheckContext
-from auditor.model import Result, Severity, Status
-from auditor.registry import check
-from auditor.timeutil import parse_time
+from auditor.common.timeutil import parse_time
+from auditor.judge import (
+    INBOUND_CONNECTOR_PROPERTIES,
+    OUTBOUND_CONNECTOR_PROPERTIES,
+    CheckContext,
+    Result,
+    Severity,
+    Status,
+    check,
+)
 from checks._mail import (
     connector_entries,
     is_wildcard,

@@ -7,11 +7,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from auditor.context import CheckContext
-from auditor.maildomains import address_domain
-from auditor.model import Result, Status
-from auditor.registry import check
-from auditor.timeutil import parse_time
+from auditor.common.timeutil import parse_time
+from auditor.judge import CheckContext, Result, Status, check
+from auditor.mail.domains import address_domain
 from checks._mail import (
     DomainIndex,
     connector_entries,

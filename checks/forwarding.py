@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from auditor.context import CheckContext
-from auditor.maildomains import address_domain, covering_domain
-from auditor.model import Result, Severity, Status
-from auditor.registry import check
+from auditor.judge import CheckContext, Result, Severity, Status, check
+from auditor.mail.domains import address_domain, covering_domain
 
 
 def _accepted(ctx: CheckContext) -> dict[str, Mapping[str, Any]]:

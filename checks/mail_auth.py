@@ -8,18 +8,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from auditor.context import CheckContext
-from auditor.mailauth import (
-    LOOKUP_TERMS,
-    dmarc_records,
-    dmarc_tags,
-    organisational_domain,
-    sending_domains,
-    spf_records,
-    spf_terms,
-)
-from auditor.model import Result, Status
-from auditor.registry import check
+from auditor.judge import CheckContext, Result, Status, check
+from auditor.mail.dmarc import dmarc_records, dmarc_tags, organisational_domain
+from auditor.mail.domains import sending_domains
+from auditor.mail.spf import LOOKUP_TERMS, spf_records, spf_terms
 
 EXCHANGE_SPF = "spf.protection.outlook.com"
 _POLICY_RANK = {"none": 0, "quarantine": 1, "reject": 2}

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from auditor.context import CheckContext
-from auditor.model import Result, Status
-from auditor.registry import check
+from auditor.judge import CheckContext, Result, Status, check
 
 _LIMITS = (
     ("RecipientLimitExternalPerHour", "outboundRecipientLimitExternalPerHour"),

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from auditor.context import CheckContext
-from auditor.model import Result, Status
-from auditor.registry import check
+from auditor.judge import CheckContext, Result, Status, check
 
 SPAMHAUS_ZEN = "zen.spamhaus.org"
 _PBL = "ask the owner of the address (the ISP) to delist it, or send through a static address"

@@ -6,10 +6,8 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from auditor.context import CheckContext
-from auditor.model import Result, Status
-from auditor.registry import check
-from auditor.timeutil import parse_time
+from auditor.common.timeutil import parse_time
+from auditor.judge import CheckContext, Result, Status, check
 
 # Service plans that give a mailbox (EXCHANGE_S_FOUNDATION comes with many non-mail SKUs).
 _MAILBOX_PLAN = re.compile(r"^EXCHANGE_[SBL]_(STANDARD|ENTERPRISE|DESKLESS)", re.IGNORECASE)

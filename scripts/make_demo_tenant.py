@@ -18,8 +18,8 @@ sys.path.insert(0, str(ROOT))
 
 # The DNS the demo tenant publishes is the fake DNS server's zone: the snapshot holds what
 # the real collector functions read from it, so live collection must give the same.
-from auditor.collectors.dns_sources import mail_records, sending_addresses  # noqa: E402
-from auditor.mailauth import sending_domains  # noqa: E402
+from auditor.collect.collectors.dns_sources import mail_records, sending_addresses  # noqa: E402
+from auditor.mail.domains import sending_domains  # noqa: E402
 from tests.fake_tenant.dns_server import load_zone, zone_lookup  # noqa: E402
 
 TENANT_ID = "6f0c3b8e-2d4a-4c1e-9b7f-5a3d2e1c0b9a"

@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from auditor import baseline as baseline_mod
 from auditor import snapshot as snapshot_mod
-from auditor.engine import run_check
-from auditor.model import CheckOutcome, Result, Status
-from auditor.registry import discover
+from auditor.judge import baseline as baseline_mod
+from auditor.judge.engine import run_check
+from auditor.judge.model import CheckOutcome, Result, Status
+from auditor.judge.registry import discover
 
 COLLECTED = "2026-11-20T06:00:00Z"
 COLLECTED_DT = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)

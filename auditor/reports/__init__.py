@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from auditor.model import AuditResult
+from auditor.judge.model import AuditResult
 from auditor.reports import html, json_report, junit, markdown, ndjson, ocsf, sarif, table
 
 Renderer = Callable[[AuditResult], str]

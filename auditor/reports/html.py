@@ -7,7 +7,7 @@ import json
 from collections import Counter
 from html import escape
 
-from auditor.model import AuditResult, CheckOutcome, Severity, Status
+from auditor.judge.model import AuditResult, CheckOutcome, Severity, Status
 from auditor.reports.changes import render_text as render_changes
 
 _STATUS_ORDER = {Status.FAIL: 0, Status.ERROR: 1, Status.WAIVED: 2, Status.PASS: 3}

@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from auditor.jsonio import dumps
-from auditor.model import AuditResult, CheckOutcome, Result, Status
+from auditor.common.jsonio import dumps
+from auditor.judge.model import AuditResult, CheckOutcome, Result, Status
 
 SCHEMA_ID = "m365-mail-auditor/report"
 SCHEMA_VERSION = "1.1"

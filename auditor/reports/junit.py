@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from auditor.model import AuditResult, Status
+from auditor.judge.model import AuditResult, Status
 from auditor.reports.changes import change_index
 
 

@@ -6,7 +6,7 @@ number of results per check and stopping details once a size budget is spent.
 
 from __future__ import annotations
 
-from auditor.model import AuditResult, CheckOutcome, Status
+from auditor.judge.model import AuditResult, CheckOutcome, Status
 from auditor.reports.changes import render_text as render_changes
 
 MAX_RESULTS_PER_CHECK = 25

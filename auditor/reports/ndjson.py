@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from auditor.model import AuditResult
+from auditor.judge.model import AuditResult
 from auditor.reports.changes import change_index
 from auditor.reports.json_report import SCHEMA_VERSION
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from auditor.model import AuditResult, CheckOutcome, Result, Severity, Status
+from auditor.common.timeutil import parse_time
+from auditor.judge.model import AuditResult, CheckOutcome, Result, Severity, Status
 from auditor.reports.changes import change_index
 from auditor.reports.sarif import fingerprint
-from auditor.timeutil import parse_time
 
 OCSF_VERSION = "1.3.0"
 CLASS_UID = 2003  # Compliance Finding

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from auditor.jsonio import dumps
-from auditor.model import AuditResult, CheckOutcome, Result, Severity, Status
+from auditor.common.jsonio import dumps
+from auditor.judge.model import AuditResult, CheckOutcome, Result, Severity, Status
 
 INFORMATION_URI = "https://github.com/m365-mail-auditor/m365-mail-auditor"
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"

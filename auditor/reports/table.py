@@ -6,7 +6,7 @@ import textwrap
 
 from tabulate import tabulate
 
-from auditor.model import AuditResult, CheckOutcome, Status, WaiverState
+from auditor.judge.model import AuditResult, CheckOutcome, Status, WaiverState
 from auditor.reports.changes import render_text as render_changes
 
 _WIDTH = 100

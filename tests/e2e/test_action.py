@@ -12,7 +12,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from auditor.cli import DEMO_BASELINE
+from auditor.demo import BASELINE as DEMO_BASELINE
 from tests.e2e.test_formats import SARIF_SCHEMA
 from tests.fake_tenant import FakeTenant
 

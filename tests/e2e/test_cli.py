@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from auditor import jsonio
-from auditor.cli import DEMO_BASELINE, DEMO_SNAPSHOT
+from auditor.common import jsonio
+from auditor.demo import BASELINE as DEMO_BASELINE
+from auditor.demo import SNAPSHOT as DEMO_SNAPSHOT
 from auditor.reports.json_report import SCHEMA_PATH
 
 REPORT_SCHEMA = jsonio.load_schema(SCHEMA_PATH)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from auditor import jsonio
-from auditor.cli import DEMO_SNAPSHOT
+from auditor.common import jsonio
+from auditor.demo import SNAPSHOT as DEMO_SNAPSHOT
 from auditor.reports.json_report import SCHEMA_PATH
 from tests.e2e.test_cli import cli
 

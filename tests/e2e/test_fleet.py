@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from auditor.cli import DEMO_BASELINE
-from auditor.fleet import FleetTenant, shard
+from auditor.commands.fleet import FleetTenant, shard
+from auditor.demo import BASELINE as DEMO_BASELINE
 from tests.fake_tenant import FakeTenant
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from auditor.engine import audit
-from auditor.model import CheckSpec, Result, Severity, Status
-from auditor.registry import Check
+from auditor.judge.engine import audit
+from auditor.judge.model import CheckSpec, Result, Severity, Status
+from auditor.judge.registry import Check
 from auditor.reports import markdown
 from tests.e2e.test_cli import DEMO_FINDINGS, cli
 from tests.helpers import make_baseline, make_snapshot

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from auditor.cli import DEMO_BASELINE
-from auditor.timeutil import parse_time, utc_now
+from auditor.common.timeutil import parse_time, utc_now
+from auditor.demo import BASELINE as DEMO_BASELINE
 from tests.fake_tenant import FakeTenant, Fault
 from tests.fake_tenant.data import shift_times
 

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+# Building a wheel and a venv takes minutes on a slow machine; each step has its own timeout.
+pytestmark = pytest.mark.timeout(900)
 
 
 @pytest.fixture(scope="module")

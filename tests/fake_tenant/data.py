@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from auditor.timeutil import format_time, parse_time, utc_now
+from auditor.common.timeutil import format_time, parse_time, utc_now
 
 DEMO = Path(__file__).resolve().parents[2] / "auditor" / "demo" / "snapshot.json"
 TIME_FIELDS = {

@@ -732,7 +732,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, body)
 
     def _message_trace(self, parameters: dict[str, Any]) -> tuple[int, Any]:
-        from auditor.timeutil import parse_time
+        from auditor.common.timeutil import parse_time
 
         try:
             start = parse_time(parameters["StartDate"])

@@ -2,9 +2,9 @@
 
 import pytest
 
-from auditor.engine import run_check
-from auditor.model import Status
-from auditor.registry import discover
+from auditor.judge.engine import run_check
+from auditor.judge.model import Status
+from auditor.judge.registry import discover
 from tests.helpers import by_resource, failed, judge, make_baseline, make_snapshot, ok, statuses
 
 GA = "62e90394-69f5-4237-9190-012177145e10"

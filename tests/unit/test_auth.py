@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 import responses
 
-from auditor.auth import (
+from auditor.collect.auth import (
     AuthError,
     Certificate,
     ClientSecret,
     GitHubFederation,
     describe_failure,
 )
-from auditor.clouds import resolve
-from auditor.redact import MASK, redact, register
+from auditor.collect.clouds import resolve
+from auditor.common.redact import MASK, redact, register
 from tests.fake_tenant import ca
 
 

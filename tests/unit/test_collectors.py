@@ -9,13 +9,14 @@ from datetime import UTC, datetime
 import pytest
 import responses
 
-from auditor.clouds import resolve
-from auditor.collect import Collector, _failure_reason, _shape_problem
-from auditor.collectors import CollectContext, normalise_time
-from auditor.collectors.message_trace import RateLimiter, aggregate, message_trace, windows
-from auditor.exchange import ExchangeClient
-from auditor.http import ApiError, HttpClient, RetryPolicy
-from auditor.sources import with_dependencies
+from auditor.collect.catalogue import with_dependencies
+from auditor.collect.clouds import resolve
+from auditor.collect.collectors import CollectContext, normalise_time
+from auditor.collect.collectors.message_trace import RateLimiter, aggregate, message_trace, windows
+from auditor.collect.exchange import ExchangeClient
+from auditor.collect.http import ApiError, HttpClient, RetryPolicy
+from auditor.collect.runner import Collector, _failure_reason
+from auditor.snapshot import data_problem
 from tests.unit.test_http import INVOKE, Clock
 
 END = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
@@ -100,7 +101,7 @@ def trace_context(http, days=7):
 class TestMessageTracePaging:
     @responses.activate
     def test_full_pages_continue_from_the_last_row_and_overlaps_are_removed(self, monkeypatch):
-        monkeypatch.setattr("auditor.collectors.message_trace.PAGE_SIZE", 2)
+        monkeypatch.setattr("auditor.collect.collectors.message_trace.PAGE_SIZE", 2)
         pages = [
             [
                 row("m1", "a@contoso.com", "x@gmail.com", "2026-11-19T10:00:00Z"),
@@ -130,7 +131,7 @@ class TestMessageTracePaging:
 
     @responses.activate
     def test_a_page_of_only_old_rows_is_an_error_not_a_loop(self, monkeypatch):
-        monkeypatch.setattr("auditor.collectors.message_trace.PAGE_SIZE", 1)
+        monkeypatch.setattr("auditor.collect.collectors.message_trace.PAGE_SIZE", 1)
         same = [row("m1", "a@contoso.com", "x@gmail.com")]
         responses.post(INVOKE, json={"value": same})
         responses.post(INVOKE, json={"value": same})
@@ -148,7 +149,7 @@ class TestCollection:
         assert "graph.organization" in order
 
     def test_garbage_data_is_named_by_path(self):
-        problem = _shape_problem(
+        problem = data_problem(
             "exchange.inboundConnectors", [{"Name": "A", "Enabled": True, "ConnectorType": "X"}]
         )
         assert problem.startswith("the API answered data of the wrong shape at $[0].ConnectorType")
@@ -206,7 +207,7 @@ def test_exchange_times_are_normalised(value, expected):
 
 
 def test_an_unexpected_collector_failure_is_that_source_s_error(monkeypatch):
-    from auditor import sources
+    from auditor.collect import catalogue as sources
 
     class Tokens:
         def token(self, scope):

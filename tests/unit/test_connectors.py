@@ -2,8 +2,8 @@
 
 import pytest
 
-from auditor.baseline import INBOUND_CONNECTOR_PROPERTIES
-from auditor.model import Severity, Status
+from auditor.judge.baseline import INBOUND_CONNECTOR_PROPERTIES
+from auditor.judge.model import Severity, Status
 from tests.helpers import by_resource, inbound, judge, statuses
 
 

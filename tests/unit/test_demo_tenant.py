@@ -3,7 +3,7 @@
 import importlib.util
 from pathlib import Path
 
-from auditor.cli import DEMO_SNAPSHOT
+from auditor.demo import SNAPSHOT as DEMO_SNAPSHOT
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "make_demo_tenant.py"
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from auditor.collectors.dns_sources import mail_records, sending_addresses
-from auditor.dnsquery import DnsClient, parse_server
-from auditor.mailauth import organisational_domain, spf_terms
-from auditor.model import Status
+from auditor.collect.collectors.dns_sources import mail_records, sending_addresses
+from auditor.collect.dnsquery import DnsClient, parse_server
+from auditor.judge.model import Status
+from auditor.mail.dmarc import organisational_domain
+from auditor.mail.spf import spf_terms
 from tests.fake_tenant.dns_server import FakeDns, zone_lookup
 from tests.helpers import accepted, judge
 
@@ -28,7 +29,7 @@ def auth(check_id, zone, dkim=None, outbound=(), **baseline):
         "dns.records": records({**BASE_ZONE, **zone}),
         "exchange.dkimSigningConfig": dkim or [],
     }
-    from auditor.registry import discover
+    from auditor.judge.registry import discover
 
     needed = discover()[check_id].spec.requires
     return judge(check_id, {k: v for k, v in sources.items() if k in needed}, **baseline)

@@ -1,6 +1,6 @@
 """DOM-001 and DOM-002: one test per rule, passing and failing."""
 
-from auditor.model import Status
+from auditor.judge.model import Status
 from tests.helpers import (
     accepted,
     by_resource,

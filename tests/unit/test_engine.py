@@ -4,10 +4,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from auditor.context import CheckContext
-from auditor.engine import audit, run_check
-from auditor.model import CheckSpec, Result, Severity, Status, WaiverState
-from auditor.registry import Check, discover
+from auditor.judge.context import CheckContext
+from auditor.judge.engine import audit, run_check
+from auditor.judge.model import CheckSpec, Result, Severity, Status, WaiverState
+from auditor.judge.registry import Check, discover
 from tests.helpers import failed, inbound, make_baseline, make_snapshot, ok
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

@@ -2,8 +2,8 @@
 
 import pytest
 
-from auditor.explain import FAMILIES, recognise
-from auditor.registry import discover
+from auditor.commands.explain import FAMILIES, recognise
+from auditor.judge.registry import discover
 
 
 @pytest.mark.parametrize(

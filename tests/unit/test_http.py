@@ -10,9 +10,15 @@ import pytest
 import requests
 import responses
 
-from auditor.exchange import ExchangeClient, IncompleteResult, strip_sidecars
-from auditor.graph import GraphClient, batch_failure
-from auditor.http import ApiError, HttpClient, RetryPolicy, retry_after_seconds, wait_from_message
+from auditor.collect.exchange import ExchangeClient, IncompleteResult, strip_sidecars
+from auditor.collect.graph import GraphClient, batch_failure
+from auditor.collect.http import (
+    ApiError,
+    HttpClient,
+    RetryPolicy,
+    retry_after_seconds,
+    wait_from_message,
+)
 
 GRAPH = "https://graph.test"
 EXO = "https://exchange.test"

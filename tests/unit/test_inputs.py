@@ -5,10 +5,10 @@ import json
 import pytest
 
 import baselines
-from auditor import baseline as baseline_mod
 from auditor import snapshot as snapshot_mod
-from auditor.errors import AuditInputError
-from auditor.registry import discover
+from auditor.common.errors import AuditInputError
+from auditor.judge import baseline as baseline_mod
+from auditor.judge.registry import discover
 from tests.helpers import baseline_doc, inbound, make_snapshot, snapshot_doc
 
 
@@ -136,7 +136,7 @@ class TestBaseline:
 
 class TestSnapshot:
     def test_demo_snapshot_is_valid(self):
-        from auditor.cli import DEMO_SNAPSHOT
+        from auditor.demo import SNAPSHOT as DEMO_SNAPSHOT
 
         loaded = snapshot_mod.load(DEMO_SNAPSHOT)
         assert loaded.tenant.display_name == "Tailspin Toys (demo)"
@@ -192,7 +192,7 @@ def test_atomic_write_into_a_pipe_writes_through_it(tmp_path):
     import stat
     import threading
 
-    from auditor.jsonio import atomic_write
+    from auditor.common.jsonio import atomic_write
 
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)

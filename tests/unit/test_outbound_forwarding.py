@@ -2,7 +2,7 @@
 
 import pytest
 
-from auditor.model import Severity, Status
+from auditor.judge.model import Severity, Status
 from tests.helpers import TENANT, accepted, by_resource, judge, mailbox, statuses
 
 

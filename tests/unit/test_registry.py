@@ -4,8 +4,11 @@ import textwrap
 
 import pytest
 
-from auditor.registry import CheckDefinitionError, check, discover
-from auditor.sources import CATALOGUE
+from auditor.collect.catalogue import CATALOGUE
+from auditor.judge.engine import run_check
+from auditor.judge.model import Status
+from auditor.judge.registry import CheckDefinitionError, check, discover
+from tests.helpers import accepted, make_baseline, make_snapshot
 
 BUILTIN = [
     "ADM-001",
@@ -38,8 +41,7 @@ def install_plugin(tmp_path, monkeypatch, module_source, target="acme_checks"):
 
 
 PLUGIN = """
-    from auditor.model import Result, Status
-    from auditor.registry import check
+    from auditor.judge import Result, Status, check
 
     @check(id="ACME-001", slug="acme-rule", title="Acme rule", severity="low",
            requires=("exchange.acceptedDomains",), remediation="Ask Acme.")
@@ -63,6 +65,32 @@ def test_plugin_module_from_entry_point_is_discovered(tmp_path, monkeypatch):
     found = discover()
     assert "ACME-001" in found
     assert found["ACME-001"].spec.module == "acme_checks"
+
+
+# A plugin written against the first README: the contract's old import paths still work.
+LEGACY_PLUGIN = """
+    from auditor.context import CheckContext
+    from auditor.model import Result, Status
+    from auditor.registry import check
+
+    @check(id="ACME-002", slug="acme-legacy", title="Acme legacy rule", severity="low",
+           requires=("exchange.acceptedDomains",), remediation="Ask Acme.")
+    def acme(ctx: CheckContext):
+        for d in ctx.source("exchange.acceptedDomains"):
+            yield Result("domain:" + d["DomainName"], Status.FAIL, "legacy")
+"""
+
+
+def test_plugin_on_the_old_import_paths_still_loads_and_judges(tmp_path, monkeypatch):
+    install_plugin(tmp_path, monkeypatch, LEGACY_PLUGIN)
+    outcome = run_check(
+        discover()["ACME-002"],
+        make_snapshot({"exchange.acceptedDomains": [accepted("contoso.com")]}),
+        make_baseline(),
+    )
+    assert [(r.resource, r.status) for r in outcome.results] == [
+        ("domain:contoso.com", Status.FAIL)
+    ]
 
 
 def test_plugin_function_from_entry_point_is_discovered(tmp_path, monkeypatch):

@@ -3,9 +3,9 @@
 import json
 from datetime import UTC, datetime
 
-from auditor import jsonio
-from auditor.engine import audit
-from auditor.registry import discover
+from auditor.common import jsonio
+from auditor.judge.engine import audit
+from auditor.judge.registry import discover
 from auditor.reports import RENDERERS
 from auditor.reports.json_report import SCHEMA_PATH
 from tests.helpers import failed, inbound, make_baseline, make_snapshot, ok

@@ -1,0 +1,168 @@
+"""Sources read through Exchange Online's InvokeCommand gateway."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from auditor.collect.collectors import CollectContext, normalise_time, project
+
+ACCEPTED_DOMAIN_FIELDS = (
+    "DomainName",
+    "DomainType",
+    "Default",
+    "InitialDomain",
+    "MatchSubDomains",
+    "SendingFromDomainDisabled",
+    "AuthenticationType",
+)
+INBOUND_FIELDS = (
+    "Name",
+    "Identity",
+    "Enabled",
+    "ConnectorType",
+    "ConnectorSource",
+    "Comment",
+    "SenderIPAddresses",
+    "SenderDomains",
+    "TrustedOrganizations",
+    "AssociatedAcceptedDomains",
+    "RequireTls",
+    "RestrictDomainsToIPAddresses",
+    "RestrictDomainsToCertificate",
+    "TlsSenderCertificateName",
+    "CloudServicesMailEnabled",
+    "TreatMessagesAsInternal",
+    "EFTestMode",
+    "EFSkipLastIP",
+    "WhenCreatedUTC",
+    "WhenChangedUTC",
+)
+OUTBOUND_FIELDS = (
+    "Name",
+    "Enabled",
+    "ConnectorType",
+    "UseMXRecord",
+    "SmartHosts",
+    "RecipientDomains",
+    "TlsSettings",
+    "TlsDomain",
+    "IsTransportRuleScoped",
+    "RouteAllMessagesViaOnPremises",
+    "CloudServicesMailEnabled",
+    "AllAcceptedDomains",
+    "WhenCreatedUTC",
+    "WhenChangedUTC",
+)
+MAILBOX_FIELDS = (
+    "PrimarySmtpAddress",
+    "EmailAddresses",
+    "RecipientTypeDetails",
+    "ForwardingAddress",
+    "ForwardingSmtpAddress",
+    "DeliverToMailboxAndForward",
+)
+TIME_FIELDS = (
+    "WhenCreatedUTC",
+    "WhenChangedUTC",
+    "WhenChanged",
+    "CreatedDatetime",
+    "ChangedDatetime",
+)
+
+
+def _records(rows: Iterable[dict[str, Any]], fields: tuple[str, ...], key: str) -> list[dict]:
+    out = []
+    for row in rows:
+        record = project(row, fields)
+        for name in TIME_FIELDS:
+            if name in record:
+                record[name] = normalise_time(record[name])
+        out.append(record)
+    return sorted(out, key=lambda r: str(r.get(key, "")).lower())
+
+
+def accepted_domains(ctx: CollectContext) -> list[dict[str, Any]]:
+    rows = ctx.need_exchange().invoke("Get-AcceptedDomain")
+    return _records(rows, ACCEPTED_DOMAIN_FIELDS, "DomainName")
+
+
+def inbound_connectors(ctx: CollectContext) -> list[dict[str, Any]]:
+    return _records(ctx.need_exchange().invoke("Get-InboundConnector"), INBOUND_FIELDS, "Name")
+
+
+def outbound_connectors(ctx: CollectContext) -> list[dict[str, Any]]:
+    return _records(ctx.need_exchange().invoke("Get-OutboundConnector"), OUTBOUND_FIELDS, "Name")
+
+
+def mailboxes(ctx: CollectContext) -> list[dict[str, Any]]:
+    rows = ctx.need_exchange().invoke("Get-Mailbox", {"ResultSize": "Unlimited"})
+    return _records(rows, MAILBOX_FIELDS, "PrimarySmtpAddress")
+
+
+OUTBOUND_SPAM_FIELDS = (
+    "Name",
+    "IsDefault",
+    "Enabled",
+    "RecipientLimitExternalPerHour",
+    "RecipientLimitInternalPerHour",
+    "RecipientLimitPerDay",
+    "ActionWhenThresholdReached",
+    "AutoForwardingMode",
+    "BccSuspiciousOutboundMail",
+    "BccSuspiciousOutboundAdditionalRecipients",
+    "NotifyOutboundSpam",
+    "NotifyOutboundSpamRecipients",
+)
+REMOTE_DOMAIN_FIELDS = (
+    "Name",
+    "DomainName",
+    "AutoForwardEnabled",
+    "AutoReplyEnabled",
+    "AllowedOOFType",
+)
+TRANSPORT_RULE_FIELDS = (
+    "Name",
+    "Priority",
+    "State",
+    "Mode",
+    "FromScope",
+    "SentToScope",
+    "SenderDomainIs",
+    "SetSCL",
+    "RedirectMessageTo",
+    "BlindCopyTo",
+    "AddToRecipients",
+    "CopyTo",
+    "RouteMessageOutboundConnector",
+    "Conditions",
+    "Actions",
+    "WhenChanged",
+)
+# Field names of Get-BlockedSenderAddress are not confirmed by a primary source; the snapshot
+# schema requires SenderAddress, so a different shape is an error, never silently empty.
+BLOCKED_SENDER_FIELDS = ("SenderAddress", "Reason", "CreatedDatetime", "ChangedDatetime")
+DKIM_FIELDS = ("Domain", "Enabled", "Status", "Selector1CNAME", "Selector2CNAME")
+
+
+def outbound_spam_policies(ctx: CollectContext) -> list[dict[str, Any]]:
+    rows = ctx.need_exchange().invoke("Get-HostedOutboundSpamFilterPolicy")
+    return _records(rows, OUTBOUND_SPAM_FIELDS, "Name")
+
+
+def remote_domains(ctx: CollectContext) -> list[dict[str, Any]]:
+    return _records(ctx.need_exchange().invoke("Get-RemoteDomain"), REMOTE_DOMAIN_FIELDS, "Name")
+
+
+def transport_rules(ctx: CollectContext) -> list[dict[str, Any]]:
+    rows = ctx.need_exchange().invoke("Get-TransportRule", {"ResultSize": "Unlimited"})
+    return _records(rows, TRANSPORT_RULE_FIELDS, "Name")
+
+
+def blocked_senders(ctx: CollectContext) -> list[dict[str, Any]]:
+    rows = ctx.need_exchange().invoke("Get-BlockedSenderAddress")
+    return _records(rows, BLOCKED_SENDER_FIELDS, "SenderAddress")
+
+
+def dkim_signing(ctx: CollectContext) -> list[dict[str, Any]]:
+    return _records(ctx.need_exchange().invoke("Get-DkimSigningConfig"), DKIM_FIELDS, "Domain")

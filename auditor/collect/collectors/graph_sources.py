@@ -1,0 +1,236 @@
+"""Sources read from Microsoft Graph v1.0."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from auditor.collect.collectors import CollectContext, project
+from auditor.collect.graph import batch_failure
+from auditor.collect.http import ApiError, describe_error_body
+
+PRINCIPAL_FIELDS = ("@odata.type", "id", "displayName", "userPrincipalName", "appId")
+ASSIGNMENT_FIELDS = ("id", "roleDefinitionId", "principalId", "directoryScopeId")
+REGISTRATION_FIELDS = (
+    "id",
+    "userPrincipalName",
+    "userDisplayName",
+    "userType",
+    "isAdmin",
+    "isMfaRegistered",
+    "isMfaCapable",
+    "methodsRegistered",
+)
+GROUP = "#microsoft.graph.group"
+USER = "#microsoft.graph.user"
+
+
+def organization(ctx: CollectContext) -> list[dict[str, Any]]:
+    rows = ctx.need_graph().get_all("organization", {"$select": "id,displayName"})
+    return [project(r, ("id", "displayName")) for r in rows]
+
+
+DOMAIN_FIELDS = (
+    "id",
+    "isVerified",
+    "isDefault",
+    "isInitial",
+    "isRoot",
+    "authenticationType",
+    "supportedServices",
+)
+
+
+def domains(ctx: CollectContext) -> list[dict[str, Any]]:
+    rows = ctx.need_graph().get_all("domains", {"$select": ",".join(DOMAIN_FIELDS)})
+    return sorted((project(r, DOMAIN_FIELDS) for r in rows), key=lambda d: d["id"])
+
+
+def _assignments(ctx: CollectContext, path: str) -> list[dict[str, Any]]:
+    rows = ctx.need_graph().get_all(
+        path, {"$select": ",".join(ASSIGNMENT_FIELDS), "$expand": "principal"}
+    )
+    out = []
+    for row in rows:
+        record = project(row, ASSIGNMENT_FIELDS)
+        principal = row.get("principal")
+        record["principal"] = project(principal, PRINCIPAL_FIELDS) if principal else None
+        out.append(record)
+    return sorted(out, key=lambda a: str(a.get("id")))
+
+
+def role_assignments(ctx: CollectContext) -> list[dict[str, Any]]:
+    return _assignments(ctx, "roleManagement/directory/roleAssignments")
+
+
+def role_eligibility(ctx: CollectContext) -> list[dict[str, Any]]:
+    try:
+        return _assignments(ctx, "roleManagement/directory/roleEligibilitySchedules")
+    except ApiError as exc:
+        # Without Entra ID P2 there is no PIM, so no eligible assignment can exist: an empty
+        # list is the truth, and the note says why it is empty.
+        if exc.status in (400, 403) and "licen" in exc.message.lower():
+            ctx.notes.append(
+                "no Entra ID P2 (PIM) licence: the tenant cannot have eligible assignments"
+            )
+            return []
+        raise
+
+
+def _groups_to_expand(ctx: CollectContext) -> dict[str, str]:
+    """Groups holding directory roles and groups Conditional Access includes or excludes."""
+    groups: dict[str, str] = {}
+    for source in ("graph.roleAssignments", "graph.roleEligibilitySchedules"):
+        for assignment in ctx.dependencies.get(source) or ():
+            principal = assignment.get("principal") or {}
+            if principal.get("@odata.type") == GROUP:
+                groups[str(principal["id"])] = str(principal.get("displayName") or "")
+    for policy in ctx.dependencies.get("graph.conditionalAccessPolicies") or ():
+        users = (policy.get("conditions") or {}).get("users") or {}
+        for key in ("includeGroups", "excludeGroups"):
+            for gid in users.get(key) or ():
+                groups.setdefault(str(gid), "")
+    return groups
+
+
+def group_members(ctx: CollectContext) -> list[dict[str, Any]]:
+    graph = ctx.need_graph()
+    groups = _groups_to_expand(ctx)
+    select = ",".join(f for f in PRINCIPAL_FIELDS if not f.startswith("@"))
+    requests = []
+    for gid in sorted(groups):
+        requests.append((f"members:{gid}", f"/groups/{gid}/transitiveMembers?$select={select}"))
+        if not groups[gid]:
+            requests.append((f"group:{gid}", f"/groups/{gid}?$select=id,displayName"))
+    answers = graph.batch(requests, label="graph.groupMembers") if requests else {}
+    out = []
+    for gid in sorted(groups):
+        name = groups[gid]
+        group_answer = answers.get(f"group:{gid}")
+        failure = batch_failure(answers[f"members:{gid}"])
+        if failure is not None and failure.status == 404:
+            # Conditional Access may still name a deleted group: it has no members.
+            out.append({"id": gid, "displayName": name or "(deleted group)", "members": []})
+            continue
+        if failure is not None:
+            detail = describe_error_body(failure.body)
+            raise ApiError(failure.status, f"HTTP {failure.status} {detail}".strip())
+        if group_answer is not None and batch_failure(group_answer) is None:
+            name = str(group_answer.get("displayName") or name)
+        page = answers[f"members:{gid}"]
+        members = list(page.get("value") or ())
+        link = page.get("@odata.nextLink")
+        if link:
+            members += graph.get_all(link, label="graph.groupMembers")
+        out.append(
+            {
+                "id": gid,
+                "displayName": name,
+                "members": sorted(
+                    (project(m, PRINCIPAL_FIELDS) for m in members), key=lambda m: str(m["id"])
+                ),
+            }
+        )
+    return out
+
+
+def _principal_users(ctx: CollectContext) -> set[str]:
+    users: set[str] = set()
+    for source in ("graph.roleAssignments", "graph.roleEligibilitySchedules"):
+        for assignment in ctx.dependencies.get(source) or ():
+            principal = assignment.get("principal") or {}
+            if principal.get("@odata.type") == USER:
+                users.add(str(principal["id"]))
+    role_groups = {
+        str((a.get("principal") or {}).get("id"))
+        for source in ("graph.roleAssignments", "graph.roleEligibilitySchedules")
+        for a in ctx.dependencies.get(source) or ()
+        if (a.get("principal") or {}).get("@odata.type") == GROUP
+    }
+    for group in ctx.dependencies.get("graph.groupMembers") or ():
+        if group["id"] in role_groups:
+            users |= {str(m["id"]) for m in group["members"] if m.get("@odata.type") == USER}
+    return users
+
+
+def registration_details(ctx: CollectContext) -> list[dict[str, Any]]:
+    """Admins from the report's own isAdmin filter, then any role holder it did not mark
+    (eligible admins, admins through a group) fetched by id."""
+    graph = ctx.need_graph()
+    path = "reports/authenticationMethods/userRegistrationDetails"
+    rows = graph.get_all(
+        path, {"$filter": "isAdmin eq true"}, label="graph.userRegistrationDetails"
+    )
+    found = {str(r.get("id")): project(r, REGISTRATION_FIELDS) for r in rows}
+    missing = sorted(_principal_users(ctx) - set(found))
+    if missing:
+        answers = graph.batch([(uid, f"/{path}/{uid}") for uid in missing], label=path)
+        for uid in missing:
+            failure = batch_failure(answers[uid])
+            if failure is not None and failure.status == 404:
+                continue  # no entry: ADM-001 reports that admin as `error`
+            if failure is not None:
+                raise ApiError(
+                    failure.status,
+                    f"HTTP {failure.status} {describe_error_body(failure.body)}".strip(),
+                )
+            found[uid] = project(answers[uid], REGISTRATION_FIELDS)
+    return sorted(found.values(), key=lambda r: str(r.get("userPrincipalName") or r["id"]))
+
+
+CA_FIELDS = ("id", "displayName", "state", "conditions", "grantControls")
+
+
+def conditional_access(ctx: CollectContext) -> list[dict[str, Any]]:
+    try:
+        rows = ctx.need_graph().get_all(
+            "identity/conditionalAccess/policies", {"$select": ",".join(CA_FIELDS)}
+        )
+    except ApiError as exc:
+        # Without Entra ID P1 no Conditional Access policy can be in force: none is the truth,
+        # and security defaults are then what protects the tenant.
+        if exc.status == 403 and "licen" in exc.message.lower():
+            ctx.notes.append("no Entra ID P1 licence: Conditional Access cannot be used")
+            return []
+        raise
+    return sorted((project(r, CA_FIELDS) for r in rows), key=lambda p: str(p["id"]))
+
+
+def security_defaults(ctx: CollectContext) -> dict[str, Any]:
+    body = ctx.need_graph().get(
+        "policies/identitySecurityDefaultsEnforcementPolicy", {"$select": "id,isEnabled"}
+    )
+    return project(body, ("id", "isEnabled"))
+
+
+SUBSCRIPTION_FIELDS = (
+    "id",
+    "commerceSubscriptionId",
+    "skuId",
+    "skuPartNumber",
+    "status",
+    "isTrial",
+    "totalLicenses",
+    "createdDateTime",
+    "nextLifecycleDateTime",
+    "serviceStatus",
+)
+SKU_FIELDS = (
+    "skuId",
+    "skuPartNumber",
+    "capabilityStatus",
+    "prepaidUnits",
+    "consumedUnits",
+    "servicePlans",
+)
+
+
+def subscriptions(ctx: CollectContext) -> list[dict[str, Any]]:
+    rows = ctx.need_graph().get_all(
+        "directory/subscriptions", {"$select": ",".join(SUBSCRIPTION_FIELDS)}
+    )
+    return sorted((project(r, SUBSCRIPTION_FIELDS) for r in rows), key=lambda s: str(s["id"]))
+
+
+def subscribed_skus(ctx: CollectContext) -> list[dict[str, Any]]:
+    rows = ctx.need_graph().get_all("subscribedSkus", {"$select": ",".join(SKU_FIELDS)})
+    return sorted((project(r, SKU_FIELDS) for r in rows), key=lambda s: str(s["skuId"]))

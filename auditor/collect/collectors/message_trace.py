@@ -1,0 +1,197 @@
+"""Message trace, aggregated while it is read: sender domain x source IP x direction.
+
+Raw rows are large and personal (subjects, recipients) and no check needs them, so they never
+leave this module: only counts per (sender domain, source IP, outbound) and the first and
+last time each was seen.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from auditor.collect.collectors import CollectContext
+from auditor.collect.exchange import ExchangeClient
+from auditor.collect.http import ApiError
+from auditor.common.timeutil import format_time, parse_time
+from auditor.mail.domains import address_domain, covering_domain
+
+CMDLET = "Get-MessageTraceV2"
+WINDOW = timedelta(days=10)  # the longest span one query may cover
+PAGE_SIZE = 5000  # the largest ResultSize the cmdlet takes
+QUERIES_PER_PERIOD = 100
+PERIOD_SECONDS = 300.0
+
+
+class RateLimiter:
+    """At most `limit` calls in any `period` seconds (the cmdlet's own quota), waiting when
+    the next call would exceed it."""
+
+    def __init__(
+        self,
+        limit: int = QUERIES_PER_PERIOD,
+        period: float = PERIOD_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        on_wait: Callable[[str], None] | None = None,
+    ):
+        self.limit = limit
+        self.period = period
+        self.clock = clock
+        self.sleep = sleep
+        self.on_wait = on_wait
+        self._calls: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        with self._lock:
+            now = self.clock()
+            while self._calls and now - self._calls[0] >= self.period:
+                self._calls.popleft()
+            if len(self._calls) >= self.limit:
+                wait = self.period - (now - self._calls[0])
+                if self.on_wait:
+                    self.on_wait(
+                        f"{CMDLET}: {self.limit} queries in {self.period:.0f}s, waiting {wait:.0f}s"
+                    )
+                self.sleep(wait)
+                self._calls.popleft()
+                now = self.clock()
+            self._calls.append(now)
+
+
+@dataclass
+class _Bucket:
+    messages: set[str] = field(default_factory=set)
+    first: datetime | None = None
+    last: datetime | None = None
+
+
+@dataclass
+class _Message:
+    sender_domain: str
+    from_ip: str | None
+    received: datetime
+    outbound: bool = False
+
+
+def windows(end: datetime, days: int) -> list[tuple[datetime, datetime]]:
+    """[start, end) spans of at most ten days covering the last `days` days, newest first."""
+    start = end - timedelta(days=days)
+    spans = []
+    upper = end
+    while upper > start:
+        lower = max(start, upper - WINDOW)
+        spans.append((lower, upper))
+        upper = lower
+    return spans
+
+
+def _rows_in_window(
+    exchange: ExchangeClient,
+    start: datetime,
+    end: datetime,
+    limiter: RateLimiter,
+    progress: Callable[[str], None],
+    seen: set[tuple[str, str]],
+) -> list[Mapping[str, Any]]:
+    """Every row of one window. Rows come newest first; the next page continues from the
+    last row's time and recipient. Pages and windows overlap at their edges, so rows are
+    de-duplicated on (MessageTraceId, recipient) across the whole collection."""
+    params: dict[str, Any] = {
+        "StartDate": format_time(start),
+        "EndDate": format_time(end),
+        "ResultSize": PAGE_SIZE,
+    }
+    rows: list[Mapping[str, Any]] = []
+    while True:
+        limiter.acquire()
+        page = exchange.invoke(CMDLET, params, label="exchange.messageTrace")
+        fresh = 0
+        for row in page:
+            key = (str(row.get("MessageTraceId")), str(row.get("RecipientAddress")).lower())
+            if key not in seen:
+                seen.add(key)
+                rows.append(row)
+                fresh += 1
+        progress(f"exchange.messageTrace: {len(rows)} rows from {params['StartDate'][:10]}")
+        if len(page) < PAGE_SIZE:
+            return rows
+        if fresh == 0:
+            raise ApiError(200, f"{CMDLET} paging stalled: a full page held only rows seen before")
+        last = page[-1]
+        params = {
+            **params,
+            "EndDate": format_time(parse_time(str(last["Received"]))),
+            "StartingRecipientAddress": last["RecipientAddress"],
+        }
+
+
+def aggregate(
+    rows: list[Mapping[str, Any]], accepted: Mapping[str, Mapping[str, Any]]
+) -> tuple[list[dict[str, Any]], int]:
+    """Counts of distinct messages per (sender domain, source IP, outbound); a message is
+    outbound when any of its recipients is outside the accepted domains."""
+    messages: dict[str, _Message] = {}
+    without_sender = 0
+    for row in rows:
+        sender = address_domain(row.get("SenderAddress"))
+        if not sender:
+            without_sender += 1  # bounces and other mail with an empty envelope sender
+            continue
+        trace_id = str(row.get("MessageTraceId") or row.get("MessageId"))
+        recipient = address_domain(row.get("RecipientAddress"))
+        external = recipient is not None and covering_domain(recipient, accepted) is None
+        message = messages.setdefault(
+            trace_id,
+            _Message(sender, row.get("FromIP") or None, parse_time(str(row["Received"]))),
+        )
+        message.outbound = message.outbound or external
+    buckets: dict[tuple[str, str, bool], _Bucket] = {}
+    for trace_id, message in messages.items():
+        key = (message.sender_domain, message.from_ip or "", message.outbound)
+        bucket = buckets.setdefault(key, _Bucket())
+        bucket.messages.add(trace_id)
+        if bucket.first is None or message.received < bucket.first:
+            bucket.first = message.received
+        if bucket.last is None or message.received > bucket.last:
+            bucket.last = message.received
+    aggregates = [
+        {
+            "SenderDomain": domain,
+            "FromIP": ip or None,
+            "Outbound": outbound,
+            "MessageCount": len(bucket.messages),
+            "FirstReceived": format_time(bucket.first) if bucket.first else None,
+            "LastReceived": format_time(bucket.last) if bucket.last else None,
+        }
+        for (domain, ip, outbound), bucket in sorted(buckets.items())
+    ]
+    return aggregates, without_sender
+
+
+def message_trace(ctx: CollectContext, limiter: RateLimiter | None = None) -> dict[str, Any]:
+    exchange = ctx.need_exchange()
+    end = ctx.trace_end or ctx.now
+    accepted = {
+        str(d["DomainName"]).lower(): d for d in ctx.dependencies["exchange.acceptedDomains"]
+    }
+    limiter = limiter or RateLimiter(on_wait=ctx.progress)
+    rows: list[Mapping[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
+    for start, stop in windows(end, ctx.trace_days):
+        rows += _rows_in_window(exchange, start, stop, limiter, ctx.progress, seen)
+    aggregates, without_sender = aggregate(rows, accepted)
+    data: dict[str, Any] = {
+        "StartDate": format_time(end - timedelta(days=ctx.trace_days)),
+        "EndDate": format_time(end),
+        "Aggregates": aggregates,
+    }
+    if without_sender:
+        data["RowsWithoutSender"] = without_sender
+    return data

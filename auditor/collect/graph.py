@@ -1,0 +1,123 @@
+"""Microsoft Graph v1.0: paged reads and JSON batching."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from auditor.collect.http import ApiError, HttpClient, retry_after_seconds
+
+MAX_PAGES = 10_000
+BATCH_LIMIT = 20  # Graph's own limit per $batch request
+
+
+class GraphClient:
+    def __init__(self, http: HttpClient, token: Callable[[], str], base_url: str):
+        self.http = http
+        self._token = token
+        self.base = f"{base_url.rstrip('/')}/v1.0"
+
+    def get(self, path: str, params: Mapping[str, str] | None = None, label: str = "") -> Any:
+        _, body = self.http.request_json(
+            "GET",
+            f"{self.base}/{path.lstrip('/')}",
+            token=self._token(),
+            params=params,
+            label=label,
+        )
+        if not isinstance(body, Mapping):
+            raise ApiError(200, f"GET {path} answered with {type(body).__name__}, not an object")
+        return body
+
+    def get_all(
+        self,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        label: str = "",
+    ) -> list[dict[str, Any]]:
+        """Every item of a collection, following `@odata.nextLink` to the end."""
+        url: str | None = path if path.startswith("https://") else f"{self.base}/{path.lstrip('/')}"
+        items: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        while url:
+            if url in seen or len(seen) >= MAX_PAGES:
+                raise ApiError(200, f"GET {path}: paging does not end (nextLink repeats)")
+            seen.add(url)
+            # The server does not carry request headers over to the next page: resend them.
+            _, body = self.http.request_json(
+                "GET", url, token=self._token(), params=params, headers=headers, label=label
+            )
+            items.extend(_value(body, path))
+            url = body.get("@odata.nextLink")
+            params = None  # the nextLink holds the query already
+        return items
+
+    def batch(self, requests: Sequence[tuple[str, str]], label: str = "") -> dict[str, Any]:
+        """GET several URLs (id, relative url) through `$batch`; the body of each, by id.
+        A 429 inside a batch is retried for that request alone; any other error raises."""
+        pending = dict(requests)
+        results: dict[str, Any] = {}
+        rounds = 0
+        while pending:
+            rounds += 1
+            retry: dict[str, str] = {}
+            wait = 0.0
+            ids = list(pending)
+            for start in range(0, len(ids), BATCH_LIMIT):
+                chunk = ids[start : start + BATCH_LIMIT]
+                payload = {
+                    "requests": [{"id": rid, "method": "GET", "url": pending[rid]} for rid in chunk]
+                }
+                _, body = self.http.request_json(
+                    "POST",
+                    f"{self.base}/$batch",
+                    token=self._token(),
+                    json_body=payload,
+                    label=label or "POST $batch",
+                )
+                responses = body.get("responses") if isinstance(body, Mapping) else None
+                if not isinstance(responses, list):
+                    raise ApiError(200, "$batch answered without a 'responses' list")
+                answered = set()
+                for item in responses:
+                    rid = str(item.get("id"))
+                    answered.add(rid)
+                    status = int(item.get("status", 0))
+                    if status == 429 and rounds < self.http.policy.max_attempts:
+                        retry[rid] = pending[rid]
+                        headers = item.get("headers") or {}
+                        wait = max(wait, retry_after_seconds(headers.get("Retry-After")) or 1.0)
+                    elif 200 <= status < 300:
+                        results[rid] = item.get("body")
+                    else:
+                        results[rid] = _BatchFailure(status, item.get("body"))
+                missing = set(chunk) - answered
+                if missing:
+                    raise ApiError(200, f"$batch left {len(missing)} requests unanswered")
+            pending = retry
+            if pending:
+                if self.http.on_wait:
+                    self.http.on_wait(
+                        f"{label or '$batch'}: 429 for {len(pending)} requests, "
+                        f"retrying in {wait:.1f}s"
+                    )
+                self.http.sleep(min(wait, self.http.policy.max_delay))
+        return results
+
+
+class _BatchFailure:
+    def __init__(self, status: int, body: Any):
+        self.status = status
+        self.body = body
+
+
+def batch_failure(value: Any) -> _BatchFailure | None:
+    return value if isinstance(value, _BatchFailure) else None
+
+
+def _value(body: Any, path: str) -> list[dict[str, Any]]:
+    value = body.get("value") if isinstance(body, Mapping) else None
+    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+        raise ApiError(200, f"GET {path} answered without a 'value' list of objects")
+    return value

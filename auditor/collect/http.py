@@ -1,0 +1,240 @@
+"""One HTTP layer for Graph and Exchange: timeouts, bounded retries, clear errors.
+
+Retries 429, 503, 504 and dropped connections, honouring `Retry-After` (seconds or an HTTP
+date) and, for Exchange, a wait given inside the error message; otherwise exponential backoff
+with full jitter. Every attempt has a timeout and every request an overall deadline. Errors
+are one redacted line: never a token, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from auditor import __version__
+from auditor.common.redact import redact
+
+RETRIED_STATUSES = frozenset({429, 503, 504})
+_MESSAGE_WAIT = re.compile(r"(?i)\b(?:after|in|wait)\s+(\d{1,4})\s*(?:seconds?|secs?|s)\b")
+
+
+class ApiError(Exception):
+    """An API answered with an error, garbage, or not at all. `status` is None when no HTTP
+    answer came back."""
+
+    def __init__(self, status: int | None, message: str):
+        self.status = status
+        self.message = redact(" ".join(message.split()))
+        super().__init__(self.message)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 6
+    base_delay: float = 1.0
+    max_delay: float = 60.0
+    deadline: float = 300.0  # seconds for one request, retries and waits included
+    connect_timeout: float = 10.0
+    read_timeout: float = 120.0
+
+
+WaitReporter = Callable[[str], None]
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """`Retry-After` as seconds: either a number or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def wait_from_message(body: Any) -> float | None:
+    """Exchange's throttling answers carry no Retry-After; the wait is in the message text."""
+    error = body.get("error") if isinstance(body, Mapping) else None
+    message = error.get("message") if isinstance(error, Mapping) else None
+    if isinstance(message, str):
+        match = _MESSAGE_WAIT.search(message)
+        if match:
+            return float(match.group(1))
+    return None
+
+
+def describe_error_body(body: Any) -> str:
+    """The useful sentence of a Graph or Exchange error document."""
+    if not isinstance(body, Mapping) or not isinstance(body.get("error"), Mapping):
+        return ""
+    error = body["error"]
+    inner = error.get("innererror")
+    internal = inner.get("internalexception") if isinstance(inner, Mapping) else None
+    message = (internal.get("message") if isinstance(internal, Mapping) else None) or error.get(
+        "message"
+    )
+    code = error.get("code")
+    text = ": ".join(str(p) for p in (code, message) if p)
+    return text[:300]
+
+
+class HttpClient:
+    def __init__(
+        self,
+        policy: RetryPolicy | None = None,
+        on_wait: WaitReporter | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        pool_size: int = 8,
+    ):
+        self.policy = policy or RetryPolicy()
+        self.on_wait = on_wait
+        self.sleep = sleep
+        self.clock = clock
+        self.session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=pool_size)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self.session.headers["User-Agent"] = f"m365-mail-auditor/{__version__}"
+        self._lock = threading.Lock()
+        self.requests_sent = 0
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(self.policy.max_delay, self.policy.base_delay * 2 ** (attempt - 1))
+        return random.uniform(self.policy.base_delay / 2, ceiling)
+
+    def request_json(
+        self,
+        method: str,
+        url: str,
+        *,
+        token: str | None = None,
+        json_body: Any = None,
+        data: bytes | None = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        label: str = "",
+        allow_statuses: frozenset[int] = frozenset(),
+    ) -> tuple[int, Any]:
+        """Send one request, retrying what is worth retrying; return (status, parsed JSON).
+        Statuses in `allow_statuses` come back instead of raising."""
+        label = label or f"{method} {urlsplit(url).path}"
+        send_headers = {"Accept": "application/json", **(headers or {})}
+        if token:
+            send_headers["Authorization"] = f"Bearer {token}"
+        started = self.clock()
+        attempt = 0
+        while True:
+            attempt += 1
+            with self._lock:
+                self.requests_sent += 1
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json_body,
+                    data=data,
+                    headers=send_headers,
+                    timeout=(self.policy.connect_timeout, self.policy.read_timeout),
+                )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                reason = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
+                self._wait_or_raise(
+                    label,
+                    attempt,
+                    started,
+                    self._backoff(attempt),
+                    None,
+                    f"{urlsplit(url).netloc} {reason}",
+                )
+                continue
+            status = response.status_code
+            if status in RETRIED_STATUSES:
+                body = _try_json(response.content)
+                delay = retry_after_seconds(response.headers.get("Retry-After"))
+                if delay is None:
+                    delay = wait_from_message(body)
+                if delay is None:
+                    delay = self._backoff(attempt)
+                detail = describe_error_body(body) or response.reason or ""
+                self._wait_or_raise(
+                    label,
+                    attempt,
+                    started,
+                    min(delay, self.policy.max_delay),
+                    status,
+                    f"HTTP {status} {detail}".strip(),
+                )
+                continue
+            return status, self._parse(response, label, allow_statuses)
+
+    def _wait_or_raise(
+        self,
+        label: str,
+        attempt: int,
+        started: float,
+        delay: float,
+        status: int | None,
+        reason: str,
+    ) -> None:
+        spent = self.clock() - started
+        if attempt >= self.policy.max_attempts or spent + delay > self.policy.deadline:
+            raise ApiError(status, f"{reason} (gave up after {attempt} attempts, {spent:.0f}s)")
+        if self.on_wait:
+            self.on_wait(
+                f"{label}: {reason}; retrying in {delay:.1f}s "
+                f"(attempt {attempt + 1} of {self.policy.max_attempts})"
+            )
+        self.sleep(delay)
+
+    def _parse(
+        self, response: requests.Response, label: str, allow_statuses: frozenset[int]
+    ) -> Any:
+        status = response.status_code
+        raw = response.content
+        body = _try_json(raw)
+        if status >= 400 and status not in allow_statuses:
+            detail = describe_error_body(body)
+            if not detail:
+                detail = _describe_raw(raw) or response.reason or ""
+            raise ApiError(status, f"HTTP {status} {detail}".strip())
+        if body is _NOT_JSON:
+            raise ApiError(status, f"answered HTTP {status} with {_describe_raw(raw)}")
+        return body
+
+
+_NOT_JSON = object()
+
+
+def _try_json(raw: bytes) -> Any:
+    if not raw or not raw.strip(b"\x00 \r\n\t"):
+        return _NOT_JSON
+    try:
+        return json.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return _NOT_JSON
+
+
+def _describe_raw(raw: bytes) -> str:
+    if not raw:
+        return "an empty body, not JSON"
+    if not raw.strip(b"\x00"):
+        return f"a body of {len(raw)} NUL bytes, not JSON"
+    return f"a body that is not JSON ({len(raw)} bytes)"

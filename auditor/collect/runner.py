@@ -1,0 +1,149 @@
+"""Collect: run the collectors the selected checks need, concurrently, into one snapshot.
+
+Each source stands alone: one that fails is recorded as `error` with a one-line reason that
+names the permission or licence to grant, and fails only the checks that need it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from auditor import snapshot
+from auditor.collect.auth import AuthError, TokenSource
+from auditor.collect.catalogue import describe, with_dependencies
+from auditor.collect.clouds import Cloud
+from auditor.collect.collectors import CollectContext
+from auditor.collect.dnsquery import DnsClient
+from auditor.collect.exchange import ExchangeClient
+from auditor.collect.graph import GraphClient
+from auditor.collect.http import ApiError, HttpClient
+from auditor.common.redact import redact
+from auditor.common.timeutil import format_time, utc_now
+
+
+@dataclass(frozen=True)
+class CollectOptions:
+    trace_days: int = 7
+    trace_end: datetime | None = None
+    workers: int = 4
+    dns_server: str | None = None
+    dnsbl_zones: tuple[str, ...] = ("zen.spamhaus.org",)
+    dnsbl_max_addresses: int = 16
+
+
+def _failure_reason(name: str, exc: ApiError) -> str:
+    info = describe(name)
+    reason = exc.message
+    if exc.status in (401, 403):
+        grant = f"grant {info.permission}"
+        if info.licence:
+            grant += f" (needs {info.licence})"
+        reason = f"{reason}; {grant}"
+    return reason
+
+
+class Collector:
+    def __init__(
+        self,
+        tenant: str,
+        cloud: Cloud,
+        tokens: TokenSource,
+        http: HttpClient,
+        options: CollectOptions = CollectOptions(),
+        progress: Callable[[str], None] = lambda _text: None,
+    ):
+        self.tenant = tenant
+        self.cloud = cloud
+        self.tokens = tokens
+        self.http = http
+        self.options = options
+        self.progress = progress
+
+    def _clients(self, services: set[str]) -> tuple[GraphClient | None, ExchangeClient | None]:
+        """Tokens first, before any thread starts: an auth failure stops the run at once."""
+        graph = exchange = None
+        if "graph" in services:
+            self.tokens.token(self.cloud.graph_scope)
+            graph = GraphClient(
+                self.http, lambda: self.tokens.token(self.cloud.graph_scope), self.cloud.graph_url
+            )
+        if "exchange" in services:
+            self.tokens.token(self.cloud.exchange_scope)
+            exchange = ExchangeClient(
+                self.http,
+                lambda: self.tokens.token(self.cloud.exchange_scope),
+                self.cloud.exchange_url,
+                self.tenant,
+            )
+        return graph, exchange
+
+    def collect(self, sources: Iterable[str]) -> dict[str, Any]:
+        """A snapshot document (not yet written) for `sources` and their dependencies."""
+        names = with_dependencies(sources)
+        services = {describe(n).service for n in names}
+        graph, exchange = self._clients(services)
+        dns = DnsClient(self.options.dns_server) if "dns" in services else None
+        started = utc_now()
+        data: dict[str, Any] = {}
+        futures: dict[str, Future] = {}
+
+        def run(name: str) -> dict[str, Any]:
+            info = describe(name)
+            for dependency in info.depends:
+                if futures[dependency].result()["status"] != "ok":
+                    return self._error(name, f"not collected: {dependency} failed")
+            context = CollectContext(
+                graph=graph,
+                exchange=exchange,
+                now=started,
+                trace_days=self.options.trace_days,
+                trace_end=self.options.trace_end,
+                dns=dns,
+                dnsbl_zones=self.options.dnsbl_zones,
+                dnsbl_max_addresses=self.options.dnsbl_max_addresses,
+                dependencies={d: data[d] for d in info.depends},
+                progress=self.progress,
+            )
+            if info.collect is None:
+                return self._error(name, "no collector for this source (plugin source)")
+            self.progress(f"{name}: collecting ({info.api})")
+            try:
+                result = info.collect(context)
+            except ApiError as exc:
+                return self._error(name, _failure_reason(name, exc))
+            except AuthError as exc:
+                return self._error(name, str(exc))
+            except Exception as exc:  # an answer no collector expected: this source only
+                detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+                return self._error(name, f"collector failed: {type(exc).__name__}: {detail}")
+            problem = snapshot.data_problem(name, result)
+            if problem:
+                return self._error(name, problem)
+            data[name] = result
+            count = len(result) if isinstance(result, list) else 1
+            self.progress(f"{name}: {count} records")
+            record = {"status": "ok", "collectedAt": format_time(utc_now()), "data": result}
+            if context.notes:
+                record["note"] = "; ".join(context.notes)
+            return record
+
+        # `names` lists dependencies first and the pool starts tasks in order, so a source
+        # only ever waits on one that is already running: no deadlock with few workers.
+        with ThreadPoolExecutor(max_workers=self.options.workers) as pool:
+            for name in names:
+                futures[name] = pool.submit(run, name)
+            records = {name: futures[name].result() for name in names}
+
+        return snapshot.document(self.tenant, self.cloud.name, records, started)
+
+    @staticmethod
+    def _error(name: str, reason: str) -> dict[str, Any]:
+        return {
+            "status": "error",
+            "collectedAt": format_time(utc_now()),
+            "error": redact(f"{name}: {reason}"),
+        }

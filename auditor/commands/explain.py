@@ -1,0 +1,248 @@
+"""What a bounce means: NDR families, their likely causes, and the checks that find them."""
+
+from __future__ import annotations
+
+import re
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+from auditor import PROG
+from auditor.commands.run import Target, audit
+from auditor.judge.model import Severity
+from auditor.judge.registry import discover
+from auditor.reports import RENDERERS
+
+
+@dataclass(frozen=True)
+class Family:
+    key: str
+    title: str
+    codes: tuple[str, ...]  # regular expressions for the enhanced status code
+    words: tuple[str, ...]  # regular expressions for the text, when no code is given
+    meaning: str
+    causes: tuple[str, ...]
+    checks: tuple[str, ...]
+    steps: tuple[str, ...]
+
+
+FAMILIES: tuple[Family, ...] = (
+    Family(
+        key="unregistered-domain",
+        title="Blocked for sending from unregistered domains (5.7.750)",
+        codes=(r"5\.7\.750",),
+        words=(r"unregistered domain",),
+        meaning="Exchange Online stopped accepting mail the tenant relays because the sender "
+        "domains are not accepted, verified domains of the tenant. Past a volume threshold it "
+        "blocks every sender in the tenant, not only the offending ones.",
+        causes=(
+            "An on-premises server, printer or application relays mail through an inbound "
+            "connector with sender addresses in domains the tenant never added.",
+            "An accepted domain was added to Exchange Online but never verified.",
+            "An attacker added an inbound connector and relays spam with forged senders.",
+        ),
+        checks=("DOM-001", "DOM-002", "CONN-001", "CONN-002", "ADM-001"),
+        steps=(
+            "Find the domains and source IPs in DOM-001's evidence.",
+            "Add and verify the domains you own; stop or rewrite the relay for those you don't.",
+            "Disable any connector you did not create (CONN-001) and narrow the others (CONN-002).",
+            "Then ask Microsoft support to lift the block: it stays until the cause is gone.",
+        ),
+    ),
+    Family(
+        key="tenant-threshold",
+        title="Tenant blocked for exceeding its sending threshold (5.7.705, 5.7.708)",
+        codes=(r"5\.7\.70[58]",),
+        words=(r"exceeded threshold", r"high[- ]risk", r"traffic not accepted"),
+        meaning="Microsoft saw enough spam leave the tenant to stop all of its outbound mail "
+        "(5.7.705), or routed it through its high-risk pool and then refused it (5.7.708).",
+        causes=(
+            "An account without MFA was taken over and sends spam.",
+            "A rogue inbound connector relays spam through the tenant.",
+            "Mailboxes or transport rules forward mail outside in bulk.",
+            "Outbound spam policies do not stop a sender that bursts.",
+        ),
+        checks=(
+            "ADM-001",
+            "ADM-002",
+            "CONN-001",
+            "CONN-002",
+            "OUT-001",
+            "OUT-002",
+            "FWD-001",
+            "FWD-002",
+        ),
+        steps=(
+            "Secure the accounts that sent the spam: reset passwords, revoke sessions, "
+            "require MFA.",
+            "Remove connectors, rules and forwarding nobody approved.",
+            "Tighten the outbound spam policy so one account cannot do this again.",
+            "Open a support request to unblock the tenant once the spam has stopped.",
+        ),
+    ),
+    Family(
+        key="restricted-sender",
+        title="User restricted from sending (5.1.8, 5.1.90)",
+        codes=(r"5\.1\.8\b", r"5\.1\.90"),
+        words=(r"bad outbound sender", r"restricted from sending", r"restricted entit"),
+        meaning="The sender exceeded an outbound limit or sent what looked like spam, and Exchange "
+        "Online blocked that user (not the whole tenant) from sending.",
+        causes=(
+            "The account is compromised and sent spam.",
+            "A legitimate bulk send exceeded the recipient limits.",
+        ),
+        checks=("OUT-002", "OUT-001", "ADM-001", "FWD-001"),
+        steps=(
+            "Treat the account as compromised: reset its password, revoke sessions, require MFA.",
+            "Look for inbox rules, forwarding and app consents the attacker added.",
+            "Then remove the user from Restricted entities in the Defender portal.",
+        ),
+    ),
+    Family(
+        key="banned-ip",
+        title="Sending IP banned by Microsoft (5.7.606-649)",
+        codes=(r"5\.7\.6(0[6-9]|[1-3]\d|4\d)\b",),
+        words=(r"banned sending ip",),
+        meaning="Microsoft's own service refuses mail from this IP address because of its "
+        "reputation: typically an on-premises relay or a smart host the tenant uses.",
+        causes=(
+            "An on-premises relay or smart host sent spam or is compromised.",
+            "The address is shared with other senders of poor reputation.",
+        ),
+        checks=("IP-001", "CONN-002", "CONN-003"),
+        steps=(
+            "Fix what sent the spam from that address.",
+            "Request delisting at Microsoft's delist portal (sender.office.com).",
+        ),
+    ),
+    Family(
+        key="blocklist",
+        title="Blocked by a DNS blocklist such as Spamhaus",
+        codes=(),
+        words=(
+            r"spamhaus",
+            r"\bzen\.",
+            r"blocked using",
+            r"client host .*blocked",
+            r"\bdnsbl\b",
+            r"\brbl\b",
+        ),
+        meaning="The receiving server looked up the sending IP on a blocklist and found it.",
+        causes=(
+            "An on-premises relay or smart host is listed (SBL, XBL, CSS, DROP).",
+            "The address is a dynamic or ISP address not meant to send mail (PBL).",
+            "Mail goes out through a third-party smart host with a poor reputation.",
+        ),
+        checks=("IP-001", "CONN-003", "CONN-002"),
+        steps=(
+            "Look up the address on the blocklist's own site to see which list and why.",
+            "Fix the cause (clean the host, stop the spam), then request removal.",
+            "For a PBL listing, ask the ISP to delist the address or send another way.",
+        ),
+    ),
+    Family(
+        key="external-forwarding",
+        title="External forwarding not allowed (5.7.520)",
+        codes=(r"5\.7\.520",),
+        words=(r"external forwarding",),
+        meaning="A mailbox tried to forward mail outside the organisation and the outbound spam "
+        "policy's AutoForwardingMode refused it.",
+        causes=(
+            "A user (or an attacker in the user's mailbox) set up forwarding to an outside "
+            "address.",
+            "A forwarding rule is legitimate but not yet allowed.",
+        ),
+        checks=("FWD-001", "OUT-001", "FWD-002"),
+        steps=(
+            "Check who set the forwarding and whether the mailbox is compromised.",
+            "Allow legitimate destinations with a separate outbound policy and the baseline.",
+        ),
+    ),
+    Family(
+        key="authentication",
+        title="Rejected for failing SPF, DKIM or DMARC (5.7.509, 5.7.23, 5.7.26)",
+        codes=(r"5\.7\.509", r"5\.7\.23\b", r"5\.7\.26\b", r"5\.7\.1\b.*(spf|dmarc|dkim)"),
+        words=(r"\bdmarc\b", r"\bspf\b", r"\bdkim\b", r"not pass .*verification"),
+        meaning="The receiving server checked the sender domain's SPF, DKIM and DMARC and the "
+        "message failed the domain's own policy.",
+        causes=(
+            "The SPF record is missing, broken or over its 10-lookup limit.",
+            "DKIM signing is off, or the selector CNAMEs are missing.",
+            "Mail leaves through a path (relay, smart host) the records do not cover.",
+        ),
+        checks=("AUTH-001", "AUTH-002", "AUTH-003"),
+        steps=(
+            "Fix SPF first (one record, under 10 lookups, covering every sending path).",
+            "Publish the DKIM CNAMEs and enable signing.",
+            "Keep DMARC enforcing, and read its reports to find senders you forgot.",
+        ),
+    ),
+    Family(
+        key="subscription",
+        title="Mail stopped by a lapsed subscription",
+        codes=(),
+        words=(r"subscription", r"licen[cs]e", r"suspended", r"tenant .*disabled"),
+        meaning="Mail service depends on an active subscription with Exchange Online; a lapsed "
+        "one stops mail, and after renewal the tenant can stay blocked for up to a day.",
+        causes=("A subscription carrying Exchange Online expired or was suspended.",),
+        checks=("SUB-001",),
+        steps=(
+            "Renew the subscription (Billing > Your products) or move users to another one.",
+            "Expect up to a day before sending works again after a renewal.",
+        ),
+    ),
+)
+
+
+def recognise(text: str) -> Family | None:
+    """The family of an NDR text: by its enhanced status code first, then by its words."""
+    lowered = text.lower()
+    for family in FAMILIES:
+        if any(re.search(pattern, lowered) for pattern in family.codes):
+            return family
+    for family in FAMILIES:
+        if any(re.search(pattern, lowered) for pattern in family.words):
+            return family
+    return None
+
+
+def _wrap(text: str, indent: str = "", hang: str = "") -> str:
+    return textwrap.fill(text, width=96, initial_indent=indent, subsequent_indent=hang or indent)
+
+
+def render(family: Family, titles: dict[str, str]) -> str:
+    lines = [family.title, "", _wrap(family.meaning), "", "Likely causes:"]
+    lines += [_wrap(c, "  - ", "    ") for c in family.causes]
+    lines += ["", "Checks that detect these causes:"]
+    lines += [f"  {cid:<9} {titles.get(cid, '(not installed)')}" for cid in family.checks]
+    lines += ["", "To get unblocked:"]
+    lines += [_wrap(s, f"  {i}. ", "     ") for i, s in enumerate(family.steps, 1)]
+    return "\n".join(lines) + "\n"
+
+
+def explain(
+    text: str,
+    target: Target,
+    baseline_path: Path | None,
+    fmt: str,
+    fail_on: Severity,
+) -> int:
+    """Say what the NDR means; with a tenant to look at, run the checks that find its causes."""
+    family = recognise(text)
+    if family is None:
+        print(
+            f"{PROG}: not recognised: {text[:120]!r} is not an NDR this tool knows "
+            "(try the enhanced status code alone, e.g. 5.7.750)",
+            file=sys.stderr,
+        )
+        return 2
+    found = discover()
+    sys.stdout.write(render(family, {k: c.spec.title for k, c in found.items()}))
+    if not (target.demo or target.snapshot or target.tenant):
+        return 0
+    installed = [cid for cid in family.checks if cid in found]
+    result = audit(target, baseline_path, found, installed)
+    sys.stdout.write("\nWhat these checks find in this tenant:\n\n")
+    sys.stdout.write(RENDERERS[fmt](result))
+    return result.exit_code(fail_on)

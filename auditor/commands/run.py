@@ -1,0 +1,155 @@
+"""`run`: load or collect a snapshot, judge it against the baseline, render every asked-for
+format, and deliver to a SIEM. `explain` judges the same way, with the checks of one NDR."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import baselines
+from auditor import PROG, demo, snapshot
+from auditor.collect import HttpClient, RetryPolicy
+from auditor.commands import diff
+from auditor.common import jsonio
+from auditor.common.errors import UsageError
+from auditor.common.redact import register
+from auditor.common.timeutil import utc_now
+from auditor.deliver import deliver
+from auditor.judge import baseline as baseline_mod
+from auditor.judge import engine
+from auditor.judge.model import AuditResult, Severity
+from auditor.judge.registry import Check, required_sources, select
+from auditor.reports import RENDERERS, json_report, ocsf
+
+# Collects the named sources of a live tenant into a snapshot document.
+Collect = Callable[[Sequence[str]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Target:
+    """What to audit: the bundled demo, a saved snapshot, or a live tenant. A live tenant is
+    collected only once the baseline has loaded, so a typo in it costs no API calls."""
+
+    demo: bool = False
+    snapshot: Path | None = None
+    tenant: str | None = None
+    collect: Collect | None = None
+    save_snapshot: Path | None = None
+
+
+@dataclass(frozen=True)
+class SiemTarget:
+    url: str
+    token_env: str
+    spool: Path
+
+
+def audit(
+    target: Target,
+    baseline_path: Path | None,
+    checks: Mapping[str, Check],
+    selected: Sequence[str],
+) -> AuditResult:
+    """Load (or collect) and judge, as `run` and `explain` both do."""
+    modes = [m for m, on in (("--demo", target.demo), ("--snapshot", target.snapshot)) if on]
+    if len(modes) > 1:
+        raise UsageError("give one of --demo and --snapshot")
+    live = not modes
+    if live and not target.tenant:
+        raise UsageError("give --demo, --snapshot FILE, or --tenant (with credentials)")
+
+    if target.demo:
+        path = baseline_path or demo.BASELINE
+    else:
+        path = baseline_path or baselines.RECOMMENDED
+        if baseline_path is None:
+            print(
+                f"{PROG}: no --baseline given: judging against the recommended baseline, "
+                "which approves no domains or connectors",
+                file=sys.stderr,
+            )
+    # The baseline is checked before anything is collected: a typo costs no API calls.
+    baseline = baseline_mod.load(Path(path))
+    baseline.require_known_checks(checks)
+
+    if live:
+        assert target.collect is not None
+        document = target.collect(required_sources(checks, selected))
+        text = jsonio.dumps(document)
+        if target.save_snapshot:
+            jsonio.atomic_write(target.save_snapshot, text)
+        read = snapshot.parse(text.encode("utf-8"), f"live:{target.tenant}")
+    elif target.demo:
+        # The installed path differs between machines; name the demo the same everywhere.
+        read = replace(snapshot.load(demo.SNAPSHOT), label="demo:snapshot.json")
+    else:
+        assert target.snapshot is not None
+        read = snapshot.load(target.snapshot)
+
+    return engine.audit(
+        read,
+        baseline,
+        checks,
+        started_at=utc_now(),
+        selected=selected,
+        baseline_label="demo:baseline.json" if target.demo and not baseline_path else "",
+    )
+
+
+def emit(text: str, output: Path | None) -> None:
+    """To stdout, or atomically to a file readable by its owner only."""
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        jsonio.atomic_write(output, text)
+
+
+def run(
+    target: Target,
+    baseline_path: Path | None,
+    checks: Mapping[str, Check],
+    wanted: Sequence[str],
+    outputs: Sequence[tuple[str, Path | None]],
+    fail_on: Severity,
+    previous_path: Path | None = None,
+    siem: SiemTarget | None = None,
+) -> int:
+    previous = diff.load_document(previous_path) if previous_path else None
+    result = audit(target, baseline_path, checks, select(checks, wanted))
+    if previous is not None:
+        current = json_report.document(result)
+        result = replace(result, changes=diff.changes(previous, current, str(previous_path)))
+    for fmt, path in outputs:
+        emit(RENDERERS[fmt](result), path)
+    code = result.exit_code(fail_on)
+    if siem is not None and not send_to_siem(siem, result):
+        return code or 2
+    return code
+
+
+def send_to_siem(siem: SiemTarget, result: AuditResult) -> bool:
+    token = os.environ.get(siem.token_env)
+    if not token:
+        raise UsageError(f"--siem-url needs the collector's token in ${siem.token_env}")
+    register(token)
+    delivery = deliver(
+        ocsf.events(result),
+        siem.url,
+        token,
+        HttpClient(RetryPolicy(max_attempts=4, deadline=120)),
+        siem.spool,
+    )
+    if delivery.failed:
+        print(
+            f"{PROG}: SIEM delivery failed after {delivery.sent} events ({delivery.error}); "
+            f"{delivery.failed} events kept in {delivery.spool}",
+            file=sys.stderr,
+        )
+        return False
+    print(f"{PROG}: sent {delivery.sent} events to the SIEM", file=sys.stderr)
+    return True

@@ -1,0 +1,125 @@
+"""Reading JSON documents with file-and-path errors, and writing outputs atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from jsonschema import Draft202012Validator, FormatChecker
+
+from auditor.common.errors import AuditInputError
+from auditor.common.timeutil import parse_time
+
+_MAX_MESSAGE = 160
+
+FORMATS = FormatChecker(formats=())
+
+
+@FORMATS.checks("date-time", raises=ValueError)
+def _is_date_time(value: object) -> bool:
+    if isinstance(value, str):
+        parse_time(value)
+    return True
+
+
+@FORMATS.checks("date", raises=ValueError)
+def _is_date(value: object) -> bool:
+    if isinstance(value, str):
+        import datetime as _dt
+
+        _dt.date.fromisoformat(value)
+    return True
+
+
+def read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise AuditInputError.one(str(path), "$", "file not found") from None
+    except IsADirectoryError:
+        raise AuditInputError.one(str(path), "$", "is a directory, expected a JSON file") from None
+    except OSError as exc:
+        raise AuditInputError.one(str(path), "$", f"cannot read: {exc.strerror}") from None
+
+
+def parse_json(raw: bytes, label: str) -> Any:
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise AuditInputError.one(label, "$", f"not UTF-8 text (byte {exc.start})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise AuditInputError.one(
+            label, "$", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
+
+
+def sha256(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+def load_schema(path: Path) -> Draft202012Validator:
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=FORMATS)
+
+
+def validate(validator: Draft202012Validator, document: Any, label: str) -> None:
+    """Raise one AuditInputError listing every violation, in document order."""
+    errors = sorted(validator.iter_errors(document), key=lambda e: [str(p) for p in e.path])
+    if errors:
+        raise AuditInputError([(label, e.json_path, _describe(e)) for e in _leaves(errors)])
+
+
+def _leaves(errors: Iterable[jsonschema.ValidationError]) -> list[jsonschema.ValidationError]:
+    # oneOf/anyOf/if-then report a vague parent error; the most specific child says what is wrong.
+    out = []
+    for error in errors:
+        best = jsonschema.exceptions.best_match([error]) if error.context else error
+        out.append(best)
+    return out
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    message = error.message
+    if len(message) > _MAX_MESSAGE:
+        message = message[: _MAX_MESSAGE - 3] + "..."
+    return message.replace("\n", " ")
+
+
+def atomic_write(path: Path, data: str | bytes) -> None:
+    """Write via a private temporary file in the same folder, then rename: readers never see
+    a half-written report, and the file is readable by its owner only."""
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    if path.exists() and not path.is_file():
+        # A device or a pipe (/dev/stdout, /dev/null, a FIFO): renaming over it would replace
+        # the device node itself, so write into it instead.
+        with path.open("wb") as handle:
+            handle.write(payload)
+        return
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def dumps(document: Any) -> str:
+    """Deterministic JSON: stable key order, two-space indent, trailing newline."""
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

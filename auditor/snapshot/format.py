@@ -1,0 +1,33 @@
+"""The snapshot's format: its identity, version and JSON Schema (auditor/schemas)."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+import jsonschema
+
+from auditor.common import jsonio
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "snapshot.schema.json"
+SCHEMA_ID = "m365-mail-auditor/snapshot"
+SCHEMA_VERSION = 1
+
+
+@cache
+def document_validator() -> jsonschema.Draft202012Validator:
+    """The whole document, as `run --snapshot` reads it."""
+    return jsonio.load_schema(SCHEMA_PATH)
+
+
+@cache
+def data_validators() -> dict[str, jsonschema.Draft202012Validator]:
+    """One validator per source's `data`, from the schema's `data.<source>` definitions."""
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    validators = {}
+    for key in schema["$defs"]:
+        if key.startswith("data."):
+            sub = {"$defs": schema["$defs"], "$ref": f"#/$defs/{key}"}
+            validators[key[5:]] = jsonschema.Draft202012Validator(sub)
+    return validators

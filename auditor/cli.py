@@ -12,6 +12,7 @@ from pathlib import Path
 from auditor import PROG, __version__
 from auditor.collect import (
     CLOUDS,
+    DEFAULT_DEADLINE,
     AuthError,
     Certificate,
     ClientSecret,
@@ -40,6 +41,8 @@ ENV = {
     "send_x5c": "M365_AUDIT_SEND_X5C",
     "client_secret_env": "M365_AUDIT_CLIENT_SECRET_ENV",
     "federated": "M365_AUDIT_FEDERATED",
+    "federated_audience": "M365_AUDIT_FEDERATED_AUDIENCE",
+    "deadline": "M365_AUDIT_DEADLINE",
     "cloud": "M365_AUDIT_CLOUD",
     "authority": "M365_AUDIT_AUTHORITY",
     "graph_url": "M365_AUDIT_GRAPH_URL",
@@ -95,6 +98,13 @@ def _add_live_options(parser: argparse.ArgumentParser) -> None:
         default=_env("federated"),
         help="workload identity federation: GitHub Actions' OIDC token, no secret at all "
         f"(auto-detected in a workflow with id-token: write) [{ENV['federated']}]",
+    )
+    live.add_argument(
+        "--federated-audience",
+        default=_env("federated_audience"),
+        metavar="AUDIENCE",
+        help="audience of the GitHub OIDC token (default: the cloud's, api://AzureADTokenExchange "
+        f"in the global cloud) [{ENV['federated_audience']}]",
     )
     live.add_argument(
         "--device-code", action="store_true", help="sign in as an admin at this terminal"
@@ -154,8 +164,20 @@ def _add_live_options(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="how long to wait for one answer (default 120)",
     )
+    _add_deadline(live)
     live.add_argument(
         "-q", "--quiet", action="store_true", help="no progress on stderr, even at a terminal"
+    )
+
+
+def _add_deadline(group: argparse._ActionsContainer) -> None:
+    group.add_argument(
+        "--deadline",
+        type=float,
+        default=float(_env("deadline", str(DEFAULT_DEADLINE)) or DEFAULT_DEADLINE),
+        metavar="SECONDS",
+        help="the whole collection, sign-in included, ends by then; what is not read is an "
+        f"error and the run exits 2 (default {DEFAULT_DEADLINE:g}) [{ENV['deadline']}]",
     )
 
 
@@ -318,6 +340,7 @@ def _parser() -> argparse.ArgumentParser:
     fleet_cmd.add_argument("--trace-days", type=int, default=7)
     fleet_cmd.add_argument("--dns-server", default=_env("dns_server"), metavar="IP[:PORT]")
     fleet_cmd.add_argument("--dnsbl-zone", action="append", default=[], metavar="ZONE")
+    _add_deadline(fleet_cmd)
     fleet_cmd.add_argument("-q", "--quiet", action="store_true")
 
     diff = sub.add_parser(
@@ -345,13 +368,13 @@ def _credential(args: argparse.Namespace) -> Credential:
     if args.certificate:
         return Certificate(Path(args.certificate), send_x5c=args.send_x5c)
     if args.federated == "github":
-        return GitHubFederation()
+        return GitHubFederation(args.federated_audience)
     if args.device_code:
         return DeviceCode()
     if os.environ.get(args.client_secret_env):
         return ClientSecret(args.client_secret_env)
     if os.environ.get("ACTIONS_ID_TOKEN_REQUEST_URL"):
-        return GitHubFederation()
+        return GitHubFederation(args.federated_audience)
     raise UsageError(
         "no credential: give --certificate, --federated github, --device-code, or set "
         f"${args.client_secret_env}"
@@ -378,8 +401,8 @@ def _live(args: argparse.Namespace) -> run.Collect:
             cloud = resolve(args.cloud, args.authority, args.graph_url, args.exchange_url)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-        if args.retries < 0 or args.timeout <= 0:
-            raise UsageError("--retries must be 0 or more and --timeout above 0")
+        if args.retries < 0 or args.timeout <= 0 or args.deadline <= 0:
+            raise UsageError("--retries must be 0 or more, --timeout and --deadline above 0")
         retry = RetryPolicy(max_attempts=args.retries + 1, read_timeout=args.timeout)
         access = LiveAccess(args.tenant, args.client_id, _credential(args), cloud, retry)
         options = CollectOptions(
@@ -388,6 +411,7 @@ def _live(args: argparse.Namespace) -> run.Collect:
             dns_server=args.dns_server,
             dnsbl_zones=tuple(args.dnsbl_zone or ("zen.spamhaus.org",)),
             dnsbl_max_addresses=args.dnsbl_max_addresses,
+            deadline=args.deadline,
         )
         return collect_tenant(access, sources, options, _progress(args))
 
@@ -437,10 +461,13 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
 def _cmd_fleet(args: argparse.Namespace) -> int:
     checks = discover()
+    if args.deadline <= 0:
+        raise UsageError("--deadline must be above 0")
     options = CollectOptions(
         trace_days=args.trace_days,
         dns_server=args.dns_server,
         dnsbl_zones=tuple(args.dnsbl_zone or ("zen.spamhaus.org",)),
+        deadline=args.deadline,
     )
     return fleet.fleet(
         args.tenants,

@@ -17,19 +17,21 @@ from auditor.collect.auth import (
 from auditor.collect.catalogue import ALWAYS, CATALOGUE, SourceInfo, describe, with_dependencies
 from auditor.collect.clouds import CLOUDS, Cloud, resolve
 from auditor.collect.http import ApiError, HttpClient, RetryPolicy
-from auditor.collect.live import LiveAccess, collect_tenant
-from auditor.collect.runner import CollectOptions, Collector
+from auditor.collect.live import Collection, LiveAccess, collect_tenant
+from auditor.collect.runner import DEFAULT_DEADLINE, CollectOptions, Collector
 
 __all__ = [
     "ALWAYS",
     "CATALOGUE",
     "CLOUDS",
+    "DEFAULT_DEADLINE",
     "ApiError",
     "AuthError",
     "Certificate",
     "ClientSecret",
     "Cloud",
     "CollectOptions",
+    "Collection",
     "Collector",
     "Credential",
     "DeviceCode",

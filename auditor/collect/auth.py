@@ -6,21 +6,24 @@ the likely cause; no secret, assertion or token ever appears in it.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import msal
 import requests
 
-from auditor.collect.clouds import Cloud
+from auditor.collect.clouds import GLOBAL_AUDIENCE, Cloud
+from auditor.collect.deadline import NO_DEADLINE, Deadline
 from auditor.common.redact import redact, register
 
-GITHUB_AUDIENCE = "api://AzureADTokenExchange"
+GITHUB_AUDIENCE = GLOBAL_AUDIENCE
 
 # AADSTS codes an admin meets while setting the app up, with what to do about them.
 _HINTS = {
@@ -102,13 +105,16 @@ class Certificate:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         ).decode()
-        credential = {"private_key": key_pem}
+        # The thumbprint always goes too: msal before 1.35 refuses a PEM credential without it,
+        # even when the certificate itself is sent for subject-name/issuer auth.
+        credential = {
+            "private_key": key_pem,
+            "thumbprint": certificate.fingerprint(hashes.SHA1()).hex().upper(),
+        }
         if self.send_x5c:
             credential["public_certificate"] = certificate.public_bytes(
                 serialization.Encoding.PEM
             ).decode()
-        else:
-            credential["thumbprint"] = certificate.fingerprint(hashes.SHA1()).hex().upper()
         return credential
 
 
@@ -126,9 +132,11 @@ class ClientSecret:
 
 @dataclass(frozen=True)
 class GitHubFederation:
-    """GitHub Actions' OIDC token as the client assertion: a workflow holds no secret."""
+    """GitHub Actions' OIDC token as the client assertion: a workflow holds no secret. The
+    audience is the cloud's (`api://AzureADTokenExchange` in the global cloud) unless given."""
 
-    audience: str = GITHUB_AUDIENCE
+    audience: str | None = None
+    timeout: float = 30.0
 
     def assertion(self) -> str:
         url = os.environ.get("ACTIONS_ID_TOKEN_REQUEST_URL")
@@ -142,9 +150,9 @@ class GitHubFederation:
         separator = "&" if "?" in url else "?"
         try:
             response = requests.get(
-                f"{url}{separator}audience={self.audience}",
+                f"{url}{separator}audience={self.audience or GITHUB_AUDIENCE}",
                 headers={"Authorization": f"bearer {request_token}"},
-                timeout=30,
+                timeout=self.timeout,
             )
         except requests.RequestException as exc:
             raise AuthError(f"GitHub OIDC token request failed: {type(exc).__name__}") from None
@@ -172,8 +180,39 @@ class DeviceCode:
 Credential = Certificate | ClientSecret | GitHubFederation | DeviceCode
 
 
+class _TimedSession(requests.Session):
+    """msal's HTTP: every request gets connect and read timeouts cut to the deadline, and no
+    retry of its own (msal's default session retries a read that timed out, doubling it)."""
+
+    def __init__(self, timeouts: tuple[float, float], deadline: Deadline):
+        super().__init__()
+        self._timeouts = timeouts
+        self._deadline = deadline
+
+    def request(self, method, url, *args, **kwargs):  # type: ignore[override]
+        connect, read = self._timeouts
+        kwargs["timeout"] = (self._deadline.bound(connect), self._deadline.bound(read))
+        return super().request(method, url, *args, **kwargs)
+
+
+def token_claims(token: str) -> dict[str, Any]:
+    """The claims of a JWT access token, read without verifying it: only to learn the tenant's
+    GUID (`tid`) and the signed-in user (`upn`) from a token Entra ID has just issued us. An
+    opaque token has none."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return {}
+    try:
+        payload = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))
+        claims = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
 class TokenSource:
-    """Tokens per scope for one tenant and app, cached for the run."""
+    """Tokens per scope for one tenant and app, cached for the run. Every request msal makes
+    (discovery, token) has a connect and a read timeout, cut to the deadline."""
 
     def __init__(
         self,
@@ -182,12 +221,18 @@ class TokenSource:
         client_id: str,
         credential: Credential,
         http_client: requests.Session | None = None,
+        timeouts: tuple[float, float] = (10.0, 120.0),
+        deadline: Deadline = NO_DEADLINE,
     ):
         self.cloud = cloud
         self.tenant = tenant
         self.client_id = client_id
+        if isinstance(credential, GitHubFederation) and credential.audience is None:
+            credential = replace(credential, audience=cloud.federation_audience)
         self.credential = credential
         self._http = http_client
+        self.timeouts = timeouts
+        self.deadline = deadline
         self._app: msal.ClientApplication | None = None
         self._tokens: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -199,8 +244,7 @@ class TokenSource:
         if self.cloud.overridden_authority:
             # msal would first ask login.microsoftonline.com to validate an unknown host.
             options["instance_discovery"] = False
-        if self._http is not None:
-            options["http_client"] = self._http
+        options["http_client"] = self._http or _TimedSession(self.timeouts, self.deadline)
         try:
             if isinstance(self.credential, DeviceCode):
                 self._app = msal.PublicClientApplication(self.client_id, **options)
@@ -210,6 +254,8 @@ class TokenSource:
                 )
         except AuthError:
             raise
+        except requests.Timeout:
+            raise self._no_answer() from None
         except Exception as exc:  # msal raises ValueError and others for unusable inputs
             raise AuthError(
                 f"cannot use authority {options['authority']}: "
@@ -221,6 +267,8 @@ class TokenSource:
         with self._lock:
             if scope in self._tokens:
                 return self._tokens[scope]
+            if self.deadline.expired():
+                raise AuthError(f"{self.deadline.message('sign-in finished')} for {scope}")
             app = self._application()
             try:
                 if isinstance(self.credential, DeviceCode):
@@ -229,6 +277,8 @@ class TokenSource:
                     result = app.acquire_token_for_client(scopes=[scope])
             except AuthError:
                 raise
+            except requests.Timeout:
+                raise self._no_answer() from None
             except Exception as exc:
                 raise AuthError(
                     f"token request to {self.cloud.authority_host} failed: "
@@ -240,6 +290,14 @@ class TokenSource:
             register(token)
             self._tokens[scope] = token
             return token
+
+    def _no_answer(self) -> AuthError:
+        waited = min(self.timeouts[1], self.deadline.seconds)
+        return AuthError(
+            f"{self.cloud.authority_host} did not answer within {waited:g} s (the read "
+            "timeout, or the deadline if sooner): check --authority, --cloud and the network "
+            "path to the sign-in endpoint"
+        )
 
     def _device_flow(self, app: msal.ClientApplication, scope: str) -> dict[str, Any]:
         assert isinstance(self.credential, DeviceCode)

@@ -13,6 +13,8 @@ import dns.exception
 import dns.rdatatype
 import dns.resolver
 
+from auditor.collect.deadline import NO_DEADLINE, Deadline
+
 Lookup = Callable[[str, str], dict[str, Any]]
 
 
@@ -39,7 +41,10 @@ def render(rdtype: str, rdata: Any) -> str:
 
 
 class DnsClient:
-    def __init__(self, server: str | None = None, timeout: float = 5.0):
+    def __init__(
+        self, server: str | None = None, timeout: float = 5.0, deadline: Deadline = NO_DEADLINE
+    ):
+        self.deadline = deadline
         if server:
             host, port = parse_server(server)
             self.resolver = dns.resolver.Resolver(configure=False)
@@ -53,8 +58,14 @@ class DnsClient:
         self.resolver.lifetime = timeout * 2
 
     def query(self, name: str, rdtype: str) -> dict[str, Any]:
+        self.deadline.check(f"DNS {rdtype} {name} was looked up")
         try:
-            answer = self.resolver.resolve(name, rdtype, raise_on_no_answer=False)
+            answer = self.resolver.resolve(
+                name,
+                rdtype,
+                raise_on_no_answer=False,
+                lifetime=self.deadline.bound(self.resolver.lifetime),
+            )
         except dns.resolver.NXDOMAIN:
             return {"status": "nxdomain", "answers": []}
         except (dns.resolver.NoNameservers, dns.exception.Timeout) as exc:

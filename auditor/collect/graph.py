@@ -102,7 +102,7 @@ class GraphClient:
                         f"{label or '$batch'}: 429 for {len(pending)} requests, "
                         f"retrying in {wait:.1f}s"
                     )
-                self.http.sleep(min(wait, self.http.policy.max_delay))
+                self.http.wait(min(wait, self.http.policy.max_delay), label or "$batch")
         return results
 
 

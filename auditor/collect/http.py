@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import requests
 
 from auditor import __version__
+from auditor.collect.deadline import NO_DEADLINE, Deadline, DeadlineExceeded
 from auditor.common.redact import redact
 
 RETRIED_STATUSES = frozenset({429, 503, 504})
@@ -79,16 +80,33 @@ def wait_from_message(body: Any) -> float | None:
     return None
 
 
+_TYPED_DETAIL = re.compile(r"^\|([\w.]+)\|(.*)$", re.S)
+
+
+def _detail_message(error: Mapping[str, Any]) -> str | None:
+    """Exchange puts the real cause in `details[0].message` as `|Exception.Type|text`."""
+    details = error.get("details")
+    first = details[0] if isinstance(details, list) and details else None
+    message = first.get("message") if isinstance(first, Mapping) else None
+    if not isinstance(message, str) or not message.strip():
+        return None
+    typed = _TYPED_DETAIL.match(message.strip())
+    if typed:
+        return f"{typed.group(1).rsplit('.', 1)[-1]}: {typed.group(2).strip()}"
+    return message.strip()
+
+
 def describe_error_body(body: Any) -> str:
-    """The useful sentence of a Graph or Exchange error document."""
+    """The useful sentence of a Graph or Exchange error document. Exchange's `message` is often
+    only "Invalid Operation": the cause is in `details[0].message` or in
+    `innererror.internalexception.message`, read in that order (as CIPP-API does)."""
     if not isinstance(body, Mapping) or not isinstance(body.get("error"), Mapping):
         return ""
     error = body["error"]
     inner = error.get("innererror")
     internal = inner.get("internalexception") if isinstance(inner, Mapping) else None
-    message = (internal.get("message") if isinstance(internal, Mapping) else None) or error.get(
-        "message"
-    )
+    internal_message = internal.get("message") if isinstance(internal, Mapping) else None
+    message = _detail_message(error) or internal_message or error.get("message")
     code = error.get("code")
     text = ": ".join(str(p) for p in (code, message) if p)
     return text[:300]
@@ -102,8 +120,10 @@ class HttpClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         pool_size: int = 8,
+        deadline: Deadline = NO_DEADLINE,
     ):
         self.policy = policy or RetryPolicy()
+        self.deadline = deadline
         self.on_wait = on_wait
         self.sleep = sleep
         self.clock = clock
@@ -114,6 +134,12 @@ class HttpClient:
         self.session.headers["User-Agent"] = f"m365-mail-auditor/{__version__}"
         self._lock = threading.Lock()
         self.requests_sent = 0
+
+    def wait(self, seconds: float, what: str) -> None:
+        """Sleep, unless the deadline comes first: then the work is over."""
+        if seconds >= self.deadline.remaining():
+            raise DeadlineExceeded(self.deadline.message(what))
+        self.sleep(seconds)
 
     def _backoff(self, attempt: int) -> float:
         ceiling = min(self.policy.max_delay, self.policy.base_delay * 2 ** (attempt - 1))
@@ -142,6 +168,7 @@ class HttpClient:
         attempt = 0
         while True:
             attempt += 1
+            self.deadline.check(label)
             with self._lock:
                 self.requests_sent += 1
             try:
@@ -152,7 +179,10 @@ class HttpClient:
                     json=json_body,
                     data=data,
                     headers=send_headers,
-                    timeout=(self.policy.connect_timeout, self.policy.read_timeout),
+                    timeout=(
+                        self.deadline.bound(self.policy.connect_timeout),
+                        self.deadline.bound(self.policy.read_timeout),
+                    ),
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 reason = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
@@ -195,6 +225,8 @@ class HttpClient:
         reason: str,
     ) -> None:
         spent = self.clock() - started
+        if delay >= self.deadline.remaining():
+            raise DeadlineExceeded(f"{self.deadline.message(label)} ({reason})")
         if attempt >= self.policy.max_attempts or spent + delay > self.policy.deadline:
             raise ApiError(status, f"{reason} (gave up after {attempt} attempts, {spent:.0f}s)")
         if self.on_wait:

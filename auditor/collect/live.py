@@ -1,6 +1,8 @@
 """One live collection: sign in as the app, read the sources, return the snapshot document.
 
-What `collect`, `run --tenant`, `explain --tenant` and every tenant of `fleet` do."""
+What `collect`, `run --tenant`, `explain --tenant` and every tenant of `fleet` do. The whole of
+it, sign-in included, ends by the deadline (`CollectOptions.deadline`): what is not collected
+by then is `error` in the snapshot, and `Collection.missed` names it."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import Any
 
 from auditor.collect.auth import Credential, TokenSource
 from auditor.collect.clouds import Cloud
+from auditor.collect.deadline import Deadline
 from auditor.collect.http import HttpClient, RetryPolicy
 from auditor.collect.runner import CollectOptions, Collector
 
@@ -25,16 +28,31 @@ class LiveAccess:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
+@dataclass(frozen=True)
+class Collection:
+    document: dict[str, Any]  # the snapshot, not yet written
+    missed: tuple[str, ...] = ()  # sources the deadline stopped
+    deadline: float = 0.0
+
+
 def collect_tenant(
     access: LiveAccess,
     sources: Sequence[str],
     options: CollectOptions | None = None,
     progress: Callable[[str], None] = lambda _text: None,
-) -> dict[str, Any]:
-    """The snapshot document of `sources` (and what they depend on), not yet written."""
-    http = HttpClient(access.retry, on_wait=progress)
-    tokens = TokenSource(access.cloud, access.tenant, access.client_id, access.credential)
-    collector = Collector(
-        access.tenant, access.cloud, tokens, http, options or CollectOptions(), progress
+) -> Collection:
+    """`sources` (and what they depend on), read within the deadline."""
+    options = options or CollectOptions()
+    deadline = Deadline(options.deadline)
+    http = HttpClient(access.retry, on_wait=progress, deadline=deadline)
+    tokens = TokenSource(
+        access.cloud,
+        access.tenant,
+        access.client_id,
+        access.credential,
+        timeouts=(access.retry.connect_timeout, access.retry.read_timeout),
+        deadline=deadline,
     )
-    return collector.collect(sources)
+    collector = Collector(access.tenant, access.cloud, tokens, http, options, progress)
+    document = collector.collect(sources)
+    return Collection(document, tuple(sorted(collector.missed)), options.deadline)

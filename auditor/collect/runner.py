@@ -6,6 +6,7 @@ names the permission or licence to grant, and fails only the checks that need it
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -13,16 +14,20 @@ from datetime import datetime
 from typing import Any
 
 from auditor import snapshot
-from auditor.collect.auth import AuthError, TokenSource
+from auditor.collect.auth import AuthError, DeviceCode, TokenSource, token_claims
 from auditor.collect.catalogue import describe, with_dependencies
 from auditor.collect.clouds import Cloud
 from auditor.collect.collectors import CollectContext
+from auditor.collect.deadline import DeadlineExceeded
 from auditor.collect.dnsquery import DnsClient
-from auditor.collect.exchange import ExchangeClient
+from auditor.collect.exchange import APP_ANCHOR, ExchangeClient
 from auditor.collect.graph import GraphClient
 from auditor.collect.http import ApiError, HttpClient
 from auditor.common.redact import redact
 from auditor.common.timeutil import format_time, utc_now
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+DEFAULT_DEADLINE = 1800.0  # 30 minutes: far inside GitHub's 6-hour job limit
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,7 @@ class CollectOptions:
     dns_server: str | None = None
     dnsbl_zones: tuple[str, ...] = ("zen.spamhaus.org",)
     dnsbl_max_addresses: int = 16
+    deadline: float = DEFAULT_DEADLINE  # seconds for the whole collection, sign-in included
 
 
 def _failure_reason(name: str, exc: ApiError) -> str:
@@ -62,6 +68,9 @@ class Collector:
         self.http = http
         self.options = options
         self.progress = progress
+        self.deadline = http.deadline
+        self.missed: list[str] = []  # sources the deadline stopped
+        self.exchange_problem = ""  # why Exchange could not be reached at all
 
     def _clients(self, services: set[str]) -> tuple[GraphClient | None, ExchangeClient | None]:
         """Tokens first, before any thread starts: an auth failure stops the run at once."""
@@ -72,21 +81,53 @@ class Collector:
                 self.http, lambda: self.tokens.token(self.cloud.graph_scope), self.cloud.graph_url
             )
         if "exchange" in services:
-            self.tokens.token(self.cloud.exchange_scope)
+            claims = token_claims(self.tokens.token(self.cloud.exchange_scope))
+            try:
+                tenant_id = self._tenant_id(claims, graph)
+            except ApiError as exc:
+                self.exchange_problem = (
+                    f"the tenant's GUID, which the Exchange gateway needs, could not be read: "
+                    f"{exc.message}"
+                )
+                return graph, None
+            anchor = f"{APP_ANCHOR}{tenant_id}"
+            if isinstance(getattr(self.tokens, "credential", None), DeviceCode):
+                # Delegated: the gateway is anchored on the signed-in admin's mailbox.
+                user = claims.get("upn") or claims.get("preferred_username")
+                if user:
+                    anchor = f"UPN:{user}"
             exchange = ExchangeClient(
                 self.http,
                 lambda: self.tokens.token(self.cloud.exchange_scope),
                 self.cloud.exchange_url,
-                self.tenant,
+                tenant_id,
+                anchor,
             )
         return graph, exchange
+
+    def _tenant_id(self, claims: dict[str, Any], graph: GraphClient | None) -> str:
+        """The tenant's GUID: the gateway answers 401 to a domain in its URL. --tenant may be
+        one already; else the Exchange token says it (`tid`); else Graph's /organization."""
+        for candidate in (self.tenant, claims.get("tid")):
+            if isinstance(candidate, str) and _GUID.match(candidate):
+                return candidate.lower()
+        if graph is None:
+            raise ApiError(None, "the token carries no tenant id and Graph is not in use")
+        rows = graph.get_all("organization", {"$select": "id"}, label="tenant id")
+        if len(rows) != 1 or not _GUID.match(str(rows[0].get("id", ""))):
+            raise ApiError(200, "GET /organization did not answer one organization id")
+        return str(rows[0]["id"]).lower()
 
     def collect(self, sources: Iterable[str]) -> dict[str, Any]:
         """A snapshot document (not yet written) for `sources` and their dependencies."""
         names = with_dependencies(sources)
         services = {describe(n).service for n in names}
         graph, exchange = self._clients(services)
-        dns = DnsClient(self.options.dns_server) if "dns" in services else None
+        dns = (
+            DnsClient(self.options.dns_server, deadline=self.deadline)
+            if "dns" in services
+            else None
+        )
         started = utc_now()
         data: dict[str, Any] = {}
         futures: dict[str, Future] = {}
@@ -110,9 +151,15 @@ class Collector:
             )
             if info.collect is None:
                 return self._error(name, "no collector for this source (plugin source)")
+            if info.service == "exchange" and exchange is None and self.exchange_problem:
+                return self._error(name, self.exchange_problem)
             self.progress(f"{name}: collecting ({info.api})")
             try:
+                self.deadline.check(f"{name} was collected")
                 result = info.collect(context)
+            except DeadlineExceeded as exc:
+                self.missed.append(name)
+                return self._error(name, str(exc))
             except ApiError as exc:
                 return self._error(name, _failure_reason(name, exc))
             except AuthError as exc:

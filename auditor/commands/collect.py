@@ -24,7 +24,8 @@ def collect(
         if selected
         else sorted(set(CATALOGUE) | set(required_sources(checks)))
     )
-    document = collect_sources(sources)
+    collection = collect_sources(sources)
+    document = collection.document
     jsonio.atomic_write(output, jsonio.dumps(document))
     failed = [n for n, r in document["sources"].items() if r["status"] != "ok"]
     for name in failed:
@@ -34,4 +35,11 @@ def collect(
         f"{len(failed)} failed",
         file=sys.stderr,
     )
+    if collection.missed:
+        print(
+            f"{PROG}: the deadline of {collection.deadline:g} s passed: "
+            f"{', '.join(collection.missed)} not collected",
+            file=sys.stderr,
+        )
+        return 2
     return 2 if len(failed) == len(document["sources"]) else 0

@@ -242,7 +242,11 @@ def explain(
     if not (target.demo or target.snapshot or target.tenant):
         return 0
     installed = [cid for cid in family.checks if cid in found]
-    result = audit(target, baseline_path, found, installed)
+    judged = audit(target, baseline_path, found, installed)
     sys.stdout.write("\nWhat these checks find in this tenant:\n\n")
-    sys.stdout.write(RENDERERS[fmt](result))
-    return result.exit_code(fail_on)
+    sys.stdout.write(RENDERERS[fmt](judged.result))
+    late = judged.deadline_line()
+    if late:
+        print(late, file=sys.stderr)
+        return 2
+    return judged.result.exit_code(fail_on)

@@ -147,8 +147,8 @@ def audit_tenant(
             resolve(entry.cloud, entry.authority, entry.graph_url, entry.exchange_url),
         )
         tenant_options = replace(options, dns_server=entry.dns_server or options.dns_server)
-        document = collect_tenant(access, sources, tenant_options)
-        text = jsonio.dumps(document)
+        collection = collect_tenant(access, sources, tenant_options)
+        text = jsonio.dumps(collection.document)
         read = snapshot.parse(text.encode(), f"live:{entry.tenant}")
         result = engine.audit(read, baseline, checks, started_at=utc_now())
     except Exception as exc:  # whatever breaks one tenant must not stop the others
@@ -164,13 +164,20 @@ def audit_tenant(
     jsonio.atomic_write(folder / "snapshot.json", text)
     jsonio.atomic_write(folder / "report.json", json_report.render(result))
     jsonio.atomic_write(folder / "summary.md", markdown.render(result))
+    late = ""
+    if collection.missed:
+        late = (
+            f"the deadline of {collection.deadline:g} s passed before "
+            f"{', '.join(collection.missed)} could be read"
+        )
     return TenantRun(
         entry.name,
-        result.status.value,
-        result.exit_code(fail_on),
+        "error" if late else result.status.value,
+        2 if late else result.exit_code(fail_on),
         failed=result.count(Status.FAIL),
         errored=result.count(Status.ERROR),
         report=str(folder / "report.json"),
+        error=late,
     )
 
 

@@ -8,11 +8,10 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import baselines
 from auditor import PROG, demo, snapshot
-from auditor.collect import HttpClient, RetryPolicy
+from auditor.collect import Collection, HttpClient, RetryPolicy
 from auditor.commands import diff
 from auditor.common import jsonio
 from auditor.common.errors import UsageError
@@ -26,7 +25,7 @@ from auditor.judge.registry import Check, required_sources, select
 from auditor.reports import RENDERERS, json_report, ocsf
 
 # Collects the named sources of a live tenant into a snapshot document.
-Collect = Callable[[Sequence[str]], dict[str, Any]]
+Collect = Callable[[Sequence[str]], Collection]
 
 
 @dataclass(frozen=True)
@@ -42,6 +41,23 @@ class Target:
 
 
 @dataclass(frozen=True)
+class Judged:
+    result: AuditResult
+    collection: Collection | None = None  # when a live tenant was read
+
+    def deadline_line(self) -> str | None:
+        """One line when the deadline stopped collection (the run then exits 2)."""
+        if self.collection is None or not self.collection.missed:
+            return None
+        missed = self.collection.missed
+        return (
+            f"{PROG}: the deadline of {self.collection.deadline:g} s passed before "
+            f"{len(missed)} source{'s' if len(missed) != 1 else ''} could be read "
+            f"({', '.join(missed)}): the checks that need them are error"
+        )
+
+
+@dataclass(frozen=True)
 class SiemTarget:
     url: str
     token_env: str
@@ -53,7 +69,7 @@ def audit(
     baseline_path: Path | None,
     checks: Mapping[str, Check],
     selected: Sequence[str],
-) -> AuditResult:
+) -> Judged:
     """Load (or collect) and judge, as `run` and `explain` both do."""
     modes = [m for m, on in (("--demo", target.demo), ("--snapshot", target.snapshot)) if on]
     if len(modes) > 1:
@@ -76,10 +92,11 @@ def audit(
     baseline = baseline_mod.load(Path(path))
     baseline.require_known_checks(checks)
 
+    collection = None
     if live:
         assert target.collect is not None
-        document = target.collect(required_sources(checks, selected))
-        text = jsonio.dumps(document)
+        collection = target.collect(required_sources(checks, selected))
+        text = jsonio.dumps(collection.document)
         if target.save_snapshot:
             jsonio.atomic_write(target.save_snapshot, text)
         read = snapshot.parse(text.encode("utf-8"), f"live:{target.tenant}")
@@ -90,7 +107,7 @@ def audit(
         assert target.snapshot is not None
         read = snapshot.load(target.snapshot)
 
-    return engine.audit(
+    result = engine.audit(
         read,
         baseline,
         checks,
@@ -98,6 +115,7 @@ def audit(
         selected=selected,
         baseline_label="demo:baseline.json" if target.demo and not baseline_path else "",
     )
+    return Judged(result, collection)
 
 
 def emit(text: str, output: Path | None) -> None:
@@ -120,7 +138,8 @@ def run(
     siem: SiemTarget | None = None,
 ) -> int:
     previous = diff.load_document(previous_path) if previous_path else None
-    result = audit(target, baseline_path, checks, select(checks, wanted))
+    judged = audit(target, baseline_path, checks, select(checks, wanted))
+    result = judged.result
     if previous is not None:
         current = json_report.document(result)
         result = replace(result, changes=diff.changes(previous, current, str(previous_path)))
@@ -128,7 +147,11 @@ def run(
         emit(RENDERERS[fmt](result), path)
     code = result.exit_code(fail_on)
     if siem is not None and not send_to_siem(siem, result):
-        return code or 2
+        code = code or 2
+    late = judged.deadline_line()
+    if late:
+        print(late, file=sys.stderr)
+        code = 2
     return code
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -49,9 +50,23 @@ def shift_times(value: Any, delta: timedelta) -> Any:
     return value
 
 
-def exchange_time(value: str) -> str:
-    """Exchange writes seven decimals: the collector must normalise them."""
-    return parse_time(value).strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
+def exchange_time(value: str, ticks: int = 0) -> str:
+    """Exchange writes seven decimals (100 ns ticks): the collector must normalise them."""
+    return parse_time(value).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ticks:07d}Z"
+
+
+_EXCHANGE_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,7}))?Z?$")
+
+
+def ticks(value: str) -> int:
+    """An Exchange time as 100 ns ticks since the epoch: the precision message trace compares
+    at (several rows share one `Received`; the next second is another value)."""
+    match = _EXCHANGE_TIME.match(value.strip())
+    if match is None:
+        return int(parse_time(value).timestamp()) * 10_000_000
+    whole = parse_time(match.group(1) + "Z")
+    fraction = (match.group(2) or "").ljust(7, "0")
+    return int(whole.timestamp()) * 10_000_000 + int(fraction)
 
 
 def _with_sidecars(record: dict[str, Any]) -> dict[str, Any]:
@@ -92,6 +107,8 @@ def expand_trace(aggregates: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for i in range(count):
             received = last if i == count - 1 else first + step * i
             received = received.replace(microsecond=0)
+            # Seven decimals, from a few values only: messages of one second can share one.
+            fraction = ((n + i) % 3) * 3_333_333
             trace_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"trace/{n}/{i}"))
             recipient = (
                 f"contact{i % 13}@partner{i % 5}.example"
@@ -101,7 +118,7 @@ def expand_trace(aggregates: list[dict[str, Any]]) -> list[dict[str, Any]]:
             base = {
                 "MessageTraceId": trace_id,
                 "MessageId": f"<{trace_id}@mail.example>",
-                "Received": exchange_time(format_time(received)),
+                "Received": exchange_time(format_time(received), fraction),
                 "SenderAddress": f"sender{i % 7}@{agg['SenderDomain']}",
                 "RecipientAddress": recipient,
                 "FromIP": agg["FromIP"],
@@ -113,13 +130,69 @@ def expand_trace(aggregates: list[dict[str, Any]]) -> list[dict[str, Any]]:
             rows.append(base)
             if i % 10 == 0:
                 rows.append({**base, "RecipientAddress": f"archive{i % 3}@tailspintoys.com"})
-    # Newest first, and by recipient within one instant: the order continuation relies on.
+    return newest_first(rows)
+
+
+def newest_first(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Newest first, and by recipient within one instant: the order continuation relies on."""
     rows.sort(key=lambda r: r["RecipientAddress"])
-    rows.sort(key=lambda r: r["Received"], reverse=True)
+    rows.sort(key=lambda r: ticks(r["Received"]), reverse=True)
     return rows
 
 
-def build(now: datetime | None = None) -> TenantData:
+# A high-volume sender the tenant never registered, planted in the scaled-up trace.
+BULK_DOMAIN = "bulk-offers.example"
+BULK_IP = "198.51.100.200"
+
+
+def busy_trace(start: datetime, count: int, domain: str) -> list[dict[str, Any]]:
+    """`count` more rows in the hours before `start`, as a busy tenant has them: four messages
+    in most instants (so many rows share one `Received` to the tick), a second recipient on
+    every third message, and one message in twelve from BULK_DOMAIN through a relay."""
+    rows: list[dict[str, Any]] = []
+    n = 0
+    while len(rows) < count:
+        instant = start - timedelta(seconds=1 + n // 8, microseconds=0)
+        fraction = (n // 4 % 2) * 5_000_001
+        trace_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"busy/{n}"))
+        bulk = n % 12 == 0
+        sender = f"offers{n % 5}@{BULK_DOMAIN}" if bulk else f"user{n % 97}@{domain}"
+        base = {
+            "MessageTraceId": trace_id,
+            "MessageId": f"<{trace_id}@busy.example>",
+            "Received": exchange_time(format_time(instant), fraction),
+            "SenderAddress": sender,
+            "RecipientAddress": f"rcpt{n % 211}@partner{n % 7}.example",
+            "FromIP": BULK_IP if bulk else None,
+            "ToIP": None,
+            "Subject": f"Busy day {n}",
+            "Status": "Delivered",
+            "Size": 10_000 + n,
+        }
+        rows.append(base)
+        if n % 3 == 0 and len(rows) < count:
+            rows.append({**base, "RecipientAddress": f"team{n % 17}@{domain}"})
+        n += 1
+    return rows
+
+
+def many_mailboxes(count: int, domain: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "PrimarySmtpAddress": f"staff{i:05d}@{domain}",
+            "EmailAddresses": [f"SMTP:staff{i:05d}@{domain}", f"smtp:s{i:05d}@{domain}"],
+            "RecipientTypeDetails": "UserMailbox",
+            "ForwardingAddress": None,
+            "ForwardingSmtpAddress": None,
+            "DeliverToMailboxAndForward": False,
+        }
+        for i in range(count)
+    ]
+
+
+def build(
+    now: datetime | None = None, extra_trace_rows: int = 0, extra_mailboxes: int = 0
+) -> TenantData:
     demo = json.loads(DEMO.read_text(encoding="utf-8"))
     start = (now or utc_now()).replace(microsecond=0)
     delta = start - parse_time(demo["collectedAt"])
@@ -214,5 +287,18 @@ def build(now: datetime | None = None) -> TenantData:
         ("Get-DkimSigningConfig", "exchange.dkimSigningConfig"),
     ):
         data.exchange[cmdlet] = [_with_sidecars(r) for r in sources[source]]
-    data.trace_rows = expand_trace(sources["exchange.messageTrace"]["Aggregates"])
+    # Multi-valued transport-rule fields holding one value come as a bare string.
+    for rule in data.exchange["Get-TransportRule"]:
+        for key in ("RedirectMessageTo", "BlindCopyTo", "CopyTo", "AddToRecipients"):
+            if isinstance(rule.get(key), list) and len(rule[key]) == 1:
+                rule[key] = rule[key][0]
+    if extra_mailboxes:
+        default = demo["tenant"]["defaultDomain"]
+        data.exchange["Get-Mailbox"] += [
+            _with_sidecars(m) for m in many_mailboxes(extra_mailboxes, default)
+        ]
+    rows = expand_trace(sources["exchange.messageTrace"]["Aggregates"])
+    if extra_trace_rows:
+        rows += busy_trace(start, extra_trace_rows, demo["tenant"]["defaultDomain"])
+    data.trace_rows = newest_first(rows)
     return data

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.fake_tenant import ca
-from tests.fake_tenant.data import TenantData, build
+from tests.fake_tenant.data import TenantData, build, ticks
 from tests.fake_tenant.dns_server import FakeDns
 
 GRAPH_PERMISSIONS = {
@@ -52,6 +52,8 @@ ALL_GRANTS = frozenset({*GRAPH_PERMISSIONS.values(), EXCHANGE_APP_PERMISSION, EX
 GITHUB_SUBJECT = "repo:tailspin/mail-audit:ref:refs/heads/main"
 GITHUB_AUDIENCE = "api://AzureADTokenExchange"
 TRACE_MAX_RESULT_SIZE = 5000
+ADMIN_UPN = "audit-admin@{domain}"  # who signs in with the device code
+REPLAY_REFUSED = "Expired or Invalid pagination request"
 
 
 @dataclass
@@ -62,7 +64,8 @@ class Fault:
     a normal answer), drop (close the connection without answering), invalid-json,
     nul-403 (Exchange's 403 with a body of NUL bytes), truncate (Exchange: a partial page with
     a truncation warning and no nextLink), exchange-throttle (429 whose wait is only in the
-    message text)."""
+    message text), hang (accept the request and never answer, until the fake stops or
+    `delay` seconds pass)."""
 
     kind: str
     times: int = 1
@@ -83,10 +86,20 @@ class FakeTenant:
     """Start with `with FakeTenant(tmp_dir) as fake:`; `fake.env()` is what a CLI subprocess
     needs to trust it, `fake.cli_args()` the options that point the CLI at it."""
 
-    def __init__(self, directory: Path, graph_page_size: int = 4, exchange_page_size: int = 10):
+    def __init__(
+        self,
+        directory: Path,
+        graph_page_size: int = 4,
+        exchange_page_size: int = 10,
+        extra_trace_rows: int = 0,
+        extra_mailboxes: int = 0,
+    ):
         self.directory = Path(directory)
         self.materials = ca.make(self.directory)
-        self.data: TenantData = build()
+        self.data: TenantData = build(
+            extra_trace_rows=extra_trace_rows, extra_mailboxes=extra_mailboxes
+        )
+        self.token_key = secrets.token_bytes(32)  # signs the fake's JWT access tokens
         cert = self.materials.client_cert
         self.app = AppRegistration(
             client_id=str(uuid.uuid4()),
@@ -106,6 +119,12 @@ class FakeTenant:
         self.issued: list[str] = []  # every token and assertion handed out, for leak tests
         self.counts: Counter[str] = Counter()
         self.faults: dict[str, deque[Fault]] = defaultdict(deque)
+        self.anchors: Counter[str] = Counter()  # X-AnchorMailbox values the gateway got
+        self.exchange_tenants: Counter[str] = Counter()  # the tenant part of gateway URLs
+        self.trace_rows_served = 0
+        # The replay of an Exchange nextLink answered 400, as one public client saw it.
+        self.refuse_replay = False
+        self.stopping = threading.Event()
         self._lock = threading.Lock()
         self.dns = FakeDns()
         self._server: ThreadingHTTPServer | None = None
@@ -127,6 +146,7 @@ class FakeTenant:
         return self
 
     def stop(self) -> None:
+        self.stopping.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -194,6 +214,10 @@ class FakeTenant:
         with self._lock:
             self.counts.clear()
             self.faults.clear()
+            self.anchors.clear()
+            self.exchange_tenants.clear()
+            self.trace_rows_served = 0
+            self.refuse_replay = False
             self.app.grants = set(ALL_GRANTS)
             self.licences = {"P1": True, "P2": True}
             self.dns.counts.clear()
@@ -211,8 +235,23 @@ class FakeTenant:
                 queue.popleft()
             return fault
 
-    def issue(self, resource: str) -> str:
-        token = "fake-" + resource + "-" + secrets.token_urlsafe(32)
+    def issue(self, resource: str, user: str | None = None) -> str:
+        """A JWT access token, as Entra ID issues: `tid` is the tenant's GUID, `upn` the
+        signed-in user of a delegated token."""
+        now = int(time.time())
+        claims = {
+            "aud": f"{self.base}/{resource}",
+            "iss": f"{self.base}/{self.data.tenant_id}/",
+            "tid": self.data.tenant_id,
+            "appid": self.app.client_id,
+            "iat": now,
+            "nbf": now,
+            "exp": now + 3600,
+            "jti": secrets.token_urlsafe(8),
+        }
+        if user:
+            claims["upn"] = user
+        token = jwt.encode(claims, self.token_key, algorithm="HS256")
         with self._lock:
             self.tokens[token] = resource
             self.issued.append(token)
@@ -273,6 +312,10 @@ class _Handler(BaseHTTPRequestHandler):
         if fault.kind == "slow":
             time.sleep(fault.delay)
             return False
+        if fault.kind == "hang":
+            self.fake.stopping.wait(fault.delay or 600)
+            self.close_connection = True
+            return True
         if fault.kind == "drop":
             self.close_connection = True
             self.connection.shutdown(2)
@@ -436,7 +479,8 @@ class _Handler(BaseHTTPRequestHandler):
                 "The request body must contain client_assertion or client_secret.",
             )
             return
-        token = self.fake.issue(resource)
+        user = ADMIN_UPN.format(domain=self.fake.data.domain) if device_code else None
+        token = self.fake.issue(resource, user)
         answer = {"token_type": "Bearer", "expires_in": 3599, "access_token": token}
         if grant == "urn:ietf:params:oauth:grant-type:device_code":
             answer["refresh_token"] = "fake-refresh-" + secrets.token_urlsafe(16)
@@ -666,6 +710,27 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- Exchange ----------------------------------------------------------------------------
 
+    def _exchange_error(self, status: int, exception: str, text: str) -> None:
+        """The gateway's error shape: `message` says little, the cause is in `details` (and
+        in `innererror`), as public clients read it."""
+        self._send(
+            status,
+            {
+                "error": {
+                    "code": "BadRequest" if status == 400 else "Error",
+                    "message": "Invalid Operation",
+                    "details": [
+                        {"code": "Context", "target": "", "message": f"|{exception}|{text}"}
+                    ],
+                    "innererror": {
+                        "message": text,
+                        "type": exception,
+                        "internalexception": {"message": text, "type": exception},
+                    },
+                }
+            },
+        )
+
     def _exchange(self, path: str, query: dict[str, str], raw: bytes) -> None:
         fake = self.fake
         resource = self._token_resource()
@@ -675,8 +740,12 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
         tenant = path.split("/")[4]
-        if not self._known_tenant(tenant):
-            self._graph_error(404, "NotFound", f"tenant {tenant}")
+        with fake._lock:
+            fake.exchange_tenants[tenant] += 1
+            fake.anchors[self.headers.get("X-AnchorMailbox") or ""] += 1
+        if tenant.lower() != fake.data.tenant_id:
+            # Public clients report 401 for a vanity domain here: only the GUID is accepted.
+            self._graph_error(401, "Unauthorized", f"tenant {tenant} is not a tenant id")
             return
         try:
             cmdlet_input = json.loads(raw)["CmdletInput"]
@@ -693,29 +762,22 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(403, b"\x00" * 12)  # what the gateway does without a directory role
             return
         if cmdlet == "Get-MessageTraceV2":
-            status, body = self._message_trace(parameters)
-            self._send(status, body)
+            self._message_trace(parameters)
             return
         records = fake.data.exchange.get(cmdlet)
         if records is None:
-            self._send(
+            self._exchange_error(
                 400,
-                {
-                    "error": {
-                        "code": "BadRequest",
-                        "message": "cmdlet not found",
-                        "innererror": {
-                            "internalexception": {
-                                "message": f"The term '{cmdlet}' is not recognized."
-                            }
-                        },
-                    }
-                },
+                "System.Management.Automation.CommandNotFoundException",
+                f"The term '{cmdlet}' is not recognized as a name of a cmdlet.",
             )
+            return
+        if "$skiptoken" in query and fake.refuse_replay:
+            self._graph_error(400, "BadRequest", REPLAY_REFUSED)
             return
         if cmdlet == "Get-Mailbox" and parameters.get("ResultSize") != "Unlimited":
             records = records[:1000]
-        size = fake.exchange_page_size
+        size = min(fake.exchange_page_size, _max_page_size(self.headers.get("Prefer")))
         offset = int(query.get("$skiptoken", "0"))
         body: dict[str, Any] = {
             "@odata.context": f"{fake.base}/exchange/adminapi/beta/$metadata",
@@ -731,33 +793,61 @@ class _Handler(BaseHTTPRequestHandler):
             body["@odata.nextLink"] = f"{fake.base}{path}?$skiptoken={offset + size}"
         self._send(200, body)
 
-    def _message_trace(self, parameters: dict[str, Any]) -> tuple[int, Any]:
+    def _message_trace(self, parameters: dict[str, Any]) -> None:
+        """Get-MessageTraceV2 as the docs and live fixtures describe it: rows newest first,
+        ties by recipient; at most ResultSize rows and, when there are more, no nextLink but a
+        warning naming the next query. That query (EndDate = the last row's Received,
+        StartingRecipientAddress = its recipient) starts at the boundary row again. Times
+        compare to the tick: seven decimals."""
         from auditor.common.timeutil import parse_time
 
         try:
-            start = parse_time(parameters["StartDate"])
-            end = parse_time(parameters["EndDate"])
+            start = ticks(str(parameters["StartDate"]))
+            end = ticks(str(parameters["EndDate"]))
             size = int(parameters.get("ResultSize", 1000))
+            span = parse_time(str(parameters["EndDate"])) - parse_time(str(parameters["StartDate"]))
         except (KeyError, ValueError) as exc:
-            return 400, {"error": {"code": "BadRequest", "message": f"bad parameters: {exc}"}}
-        if size > TRACE_MAX_RESULT_SIZE or (end - start).days > 10:
-            return 400, {
-                "error": {
-                    "code": "BadRequest",
-                    "message": "ResultSize over 5000 or a period over 10 days",
-                }
-            }
+            self._exchange_error(400, "System.ArgumentException", f"bad parameters: {exc}")
+            return
+        if size > TRACE_MAX_RESULT_SIZE or span.total_seconds() > 10 * 86400:
+            self._exchange_error(
+                400,
+                "System.ArgumentException",
+                "ResultSize over 5000 or a period over 10 days",
+            )
+            return
         after = parameters.get("StartingRecipientAddress")
 
         def wanted(row: dict[str, Any]) -> bool:
-            received = parse_time(row["Received"])
+            received = ticks(row["Received"])
             if received < start or received > end:
                 return False
-            # The continuation repeats the last row of the previous page, as the real one can.
             return not (after and received == end and row["RecipientAddress"] < after)
 
-        rows = [r for r in self.fake.data.trace_rows if wanted(r)][:size]
-        return 200, {"@adminapi.warnings": [], "value": rows}
+        matching = [r for r in self.fake.data.trace_rows if wanted(r)]
+        rows = matching[:size]
+        warnings = []
+        if len(matching) > size:
+            last = rows[-1]
+            # The warning's EndDate carries whole seconds, as in the published examples.
+            shown = parse_time(last["Received"]).strftime("%Y-%m-%dT%H:%M:%SZ")
+            warnings.append(
+                "There are more results, use the following command to get more. "
+                f'Get-MessageTraceV2 -StartDate "{parameters["StartDate"]}" -EndDate "{shown}" '
+                f'-StartingRecipientAddress "{last["RecipientAddress"]}" -ResultSize {size}'
+            )
+        with self.fake._lock:
+            self.fake.trace_rows_served += len(rows)
+        self._send(200, {"@adminapi.warnings": warnings, "value": rows})
+
+
+def _max_page_size(prefer: str | None) -> int:
+    """`Prefer: odata.maxpagesize=N`, which the gateway honours."""
+    for part in (prefer or "").split(","):
+        name, _, value = part.strip().partition("=")
+        if name.strip() == "odata.maxpagesize" and value.strip().isdigit():
+            return int(value)
+    return 1000
 
 
 def _graph_route(path: str) -> str:

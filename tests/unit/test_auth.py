@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import responses
+from cryptography.hazmat.primitives import hashes
 
 from auditor.collect.auth import (
     AuthError,
@@ -24,8 +25,6 @@ def materials(tmp_path_factory):
 
 class TestCredentials:
     def test_pem_certificate_gives_key_and_sha1_thumbprint(self, materials):
-        from cryptography.hazmat.primitives import hashes
-
         credential = Certificate(materials.client_pem).credential()
         assert credential["private_key"].startswith("-----BEGIN PRIVATE KEY-----")
         assert credential["thumbprint"] == (
@@ -33,10 +32,13 @@ class TestCredentials:
         )
         assert "public_certificate" not in credential
 
-    def test_send_x5c_passes_the_certificate_instead(self, materials):
+    def test_send_x5c_passes_the_certificate_and_still_the_thumbprint(self, materials):
+        """msal before 1.35 refuses a PEM credential without a thumbprint, x5c or not."""
         credential = Certificate(materials.client_pem, send_x5c=True).credential()
         assert credential["public_certificate"].startswith("-----BEGIN CERTIFICATE-----")
-        assert "thumbprint" not in credential
+        assert credential["thumbprint"] == (
+            materials.client_cert.fingerprint(hashes.SHA1()).hex().upper()
+        )
 
     def test_pfx_takes_its_password_from_the_environment(self, materials, monkeypatch):
         monkeypatch.setenv("M365_AUDIT_CERTIFICATE_PASSWORD", materials.pfx_password)

@@ -12,12 +12,20 @@ import responses
 from auditor.collect.catalogue import with_dependencies
 from auditor.collect.clouds import resolve
 from auditor.collect.collectors import CollectContext, normalise_time
-from auditor.collect.collectors.message_trace import RateLimiter, aggregate, message_trace, windows
+from auditor.collect.collectors.message_trace import (
+    RateLimiter,
+    aggregate,
+    continuation,
+    message_trace,
+    windows,
+)
 from auditor.collect.exchange import ExchangeClient
 from auditor.collect.http import ApiError, HttpClient, RetryPolicy
 from auditor.collect.runner import Collector, _failure_reason
 from auditor.snapshot import data_problem
 from tests.unit.test_http import INVOKE, Clock
+
+TENANT_ID = "11111111-2222-3333-4444-555555555555"
 
 END = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
 ACCEPTED = {
@@ -141,6 +149,97 @@ class TestMessageTracePaging:
             message_trace(trace_context(http), RateLimiter(clock=clock, sleep=clock.sleep))
 
 
+MORE = (
+    "There are more results, use the following command to get more. Get-MessageTraceV2 "
+    '-StartDate "2026-11-13T06:00:00Z" -EndDate "{end}" -StartingRecipientAddress "{to}" '
+    "-ResultSize {size}"
+)
+
+
+def trace_params():
+    return [json.loads(c.request.body)["CmdletInput"]["Parameters"] for c in responses.calls]
+
+
+def run_trace(http_clock=None):
+    clock = http_clock or Clock()
+    http = HttpClient(sleep=clock.sleep, clock=clock)
+    return message_trace(trace_context(http), RateLimiter(clock=clock, sleep=clock.sleep))
+
+
+class TestMessageTraceContinuation:
+    """Get-MessageTraceV2 has no nextLink: a full answer carries a warning naming the next
+    query, which continues at the last row's Received (seven decimals) and recipient."""
+
+    @responses.activate
+    def test_the_warning_is_followed_at_the_row_s_full_precision(self, monkeypatch):
+        monkeypatch.setattr("auditor.collect.collectors.message_trace.PAGE_SIZE", 2)
+        boundary = row("m2", "a@contoso.com", "b@gmail.com", "2026-11-19T09:00:00.0480000Z")
+        first = [
+            row("m1", "a@contoso.com", "x@gmail.com", "2026-11-19T10:00:00.1000000Z"),
+            boundary,
+        ]
+        # Same second as the boundary, later recipient: lost if EndDate were rounded.
+        twin = row("m3", "a@contoso.com", "c@gmail.com", "2026-11-19T09:00:00.0480000Z")
+        warning = MORE.format(end="2026-11-19T09:00:00Z", to="b@gmail.com", size=2)
+        responses.post(INVOKE, json={"value": first, "@adminapi.warnings": [warning]})
+        responses.post(INVOKE, json={"value": [boundary, twin]})
+        responses.post(INVOKE, json={"value": [twin]})
+        data = run_trace()
+        params = trace_params()
+        assert params[1]["EndDate"] == "2026-11-19T09:00:00.0480000Z"
+        assert params[1]["StartingRecipientAddress"] == "b@gmail.com"
+        assert data["Rows"] == 3  # the repeated boundary row counted once
+        assert data["Aggregates"][0]["MessageCount"] == 3
+
+    @responses.activate
+    def test_the_warning_continues_even_below_a_full_page(self):
+        warning = MORE.format(end="2026-11-19T09:00:00Z", to="b@gmail.com", size=5000)
+        page = [row("m1", "a@contoso.com", "b@gmail.com", "2026-11-19T09:00:00.5000000Z")]
+        responses.post(INVOKE, json={"value": page, "@adminapi.warnings": [warning]})
+        responses.post(INVOKE, json={"value": [*page, row("m2", "a@contoso.com", "z@x.org")]})
+        assert run_trace()["Rows"] == 2
+        assert len(responses.calls) == 2
+
+    @responses.activate
+    def test_a_warning_naming_another_second_is_the_service_s_word(self):
+        warning = MORE.format(end="2026-11-19T08:59:00Z", to="q@gmail.com", size=5000)
+        page = [row("m1", "a@contoso.com", "b@gmail.com", "2026-11-19T09:00:00.5000000Z")]
+        responses.post(INVOKE, json={"value": page, "@adminapi.warnings": [warning]})
+        responses.post(INVOKE, json={"value": [row("m2", "a@contoso.com", "q@gmail.com")]})
+        run_trace()
+        assert trace_params()[1]["EndDate"] == "2026-11-19T08:59:00Z"
+        assert trace_params()[1]["StartingRecipientAddress"] == "q@gmail.com"
+
+    @responses.activate
+    def test_more_results_promised_but_none_given_is_an_error(self):
+        warning = MORE.format(end="2026-11-19T09:00:00Z", to="b@gmail.com", size=5000)
+        responses.post(INVOKE, json={"value": [], "@adminapi.warnings": [warning]})
+        with pytest.raises(ApiError, match="said there were more results but returned none"):
+            run_trace()
+
+    @responses.activate
+    def test_another_truncation_warning_is_an_error(self):
+        warning = "WARNING: The output has been truncated."
+        responses.post(
+            INVOKE,
+            json={
+                "value": [row("m1", "a@contoso.com", "b@x.org")],
+                "@adminapi.warnings": [warning],
+            },
+        )
+        with pytest.raises(ApiError, match="incomplete result: WARNING: The output has been"):
+            run_trace()
+
+    def test_the_continuation_is_read_from_the_warning(self):
+        warning = MORE.format(end="2026-11-19T09:00:00Z", to="b@gmail.com", size=5000)
+        assert continuation((warning,)) == {
+            "StartDate": "2026-11-13T06:00:00Z",
+            "EndDate": "2026-11-19T09:00:00Z",
+            "StartingRecipientAddress": "b@gmail.com",
+        }
+        assert continuation(("Some other warning",)) is None
+
+
 class TestCollection:
     def test_dependencies_come_first(self):
         order = with_dependencies(["graph.userRegistrationDetails", "exchange.messageTrace"])
@@ -168,14 +267,16 @@ class TestCollection:
         cloud = resolve("global", "https://login.test", "https://graph.test", "https://exo.test")
         responses.get(
             "https://graph.test/v1.0/organization",
-            json={"value": [{"id": "tid", "displayName": "Contoso"}]},
+            json={"value": [{"id": TENANT_ID, "displayName": "Contoso"}]},
         )
         responses.get(
             "https://graph.test/v1.0/domains",
             status=403,
             json={"error": {"code": "Authorization_RequestDenied", "message": "no"}},
         )
-        invoke = "https://exo.test/adminapi/beta/contoso.com/InvokeCommand"
+        # The gateway takes the tenant's GUID, not its domain: read from Graph, as the opaque
+        # token here carries no `tid`.
+        invoke = f"https://exo.test/adminapi/beta/{TENANT_ID}/InvokeCommand"
         responses.post(invoke, json={"value": [{"DomainName": "contoso.com", "Default": True}]})
         http = HttpClient(RetryPolicy(max_attempts=1))
         document = Collector("contoso.com", cloud, Tokens(), http).collect(
@@ -185,8 +286,11 @@ class TestCollection:
         assert sources["graph.domains"]["status"] == "error"
         assert sources["graph.domains"]["error"].endswith("grant Domain.Read.All")
         assert sources["exchange.acceptedDomains"]["status"] == "ok"
+        exchange_call = next(c for c in responses.calls if c.request.url == invoke)
+        anchor = exchange_call.request.headers["X-AnchorMailbox"]
+        assert anchor == f"APP:SystemMailbox{{bb558c35-97f1-4cb9-8ff7-d53741dc928c}}@{TENANT_ID}"
         assert document["tenant"] == {
-            "id": "tid",
+            "id": TENANT_ID,
             "cloud": "global",
             "displayName": "Contoso",
             "defaultDomain": "contoso.com",
@@ -228,7 +332,9 @@ def test_an_unexpected_collector_failure_is_that_source_s_error(monkeypatch):
         replace(catalogue["graph.organization"], collect=lambda ctx: [{"id": "t"}]),
     )
     cloud = resolve("global")
-    document = Collector("t", cloud, Tokens(), HttpClient()).collect(["exchange.remoteDomains"])
+    document = Collector(TENANT_ID, cloud, Tokens(), HttpClient()).collect(
+        ["exchange.remoteDomains"]
+    )
     record = document["sources"]["exchange.remoteDomains"]
     assert record == {
         "status": "error",

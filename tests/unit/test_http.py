@@ -170,6 +170,45 @@ class TestBodies:
             http.request_json("POST", f"{EXO}/x")
 
     @responses.activate
+    def test_exchange_details_message_names_the_exception(self, http):
+        """Exchange's `message` is often only "Invalid Operation"; `details` holds the cause
+        as `|Type|text` (read before innererror, as CIPP-API does)."""
+        body = {
+            "error": {
+                "code": "BadRequest",
+                "message": "Invalid Operation",
+                "details": [
+                    {
+                        "code": "Context",
+                        "message": "|Microsoft.Exchange.Management.Tasks."
+                        "ManagementObjectNotFoundException|The object 'x' couldn't be found.",
+                    }
+                ],
+                "innererror": {"internalexception": {"message": "less specific"}},
+            }
+        }
+        responses.post(f"{EXO}/x", status=400, json=body)
+        with pytest.raises(ApiError) as caught:
+            http.request_json("POST", f"{EXO}/x")
+        assert caught.value.message == (
+            "HTTP 400 BadRequest: ManagementObjectNotFoundException: The object 'x' couldn't "
+            "be found."
+        )
+
+    @responses.activate
+    def test_a_details_message_without_a_type_is_taken_as_it_is(self, http):
+        body = {
+            "error": {
+                "code": "E",
+                "message": "Invalid Operation",
+                "details": [{"message": "plain"}],
+            }
+        }
+        responses.post(f"{EXO}/x", status=400, json=body)
+        with pytest.raises(ApiError, match=r"HTTP 400 E: plain$"):
+            http.request_json("POST", f"{EXO}/x")
+
+    @responses.activate
     def test_token_is_sent_and_never_in_errors(self, http):
         token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
         responses.get(
@@ -299,6 +338,56 @@ class TestExchange:
         )
         responses.post(f"{INVOKE}?s=1", json={"value": [{"n": 2}]})
         assert len(exchange_client(http).invoke("Get-Mailbox")) == 2
+
+    @responses.activate
+    def test_a_refused_replay_is_tried_once_more_then_continues(self, http):
+        responses.post(INVOKE, json={"value": [{"n": 1}], "@odata.nextLink": f"{INVOKE}?s=1"})
+        refused = {
+            "error": {"code": "BadRequest", "message": "Expired or Invalid pagination request"}
+        }
+        responses.post(f"{INVOKE}?s=1", status=400, json=refused)
+        responses.post(f"{INVOKE}?s=1", json={"value": [{"n": 2}]})
+        assert exchange_client(http).invoke("Get-Mailbox") == [{"n": 1}, {"n": 2}]
+        assert len(responses.calls) == 3
+
+    @responses.activate
+    def test_a_replay_refused_twice_fails_the_listing_naming_the_cmdlet(self, http):
+        responses.post(INVOKE, json={"value": [{"n": 1}], "@odata.nextLink": f"{INVOKE}?s=1"})
+        refused = {
+            "error": {"code": "BadRequest", "message": "Expired or Invalid pagination request"}
+        }
+        responses.post(f"{INVOKE}?s=1", status=400, json=refused)
+        with pytest.raises(ApiError) as caught:
+            exchange_client(http).invoke("Get-Mailbox")
+        assert caught.value.message == (
+            "Get-Mailbox: the gateway refused to continue its paged answer after 1 records "
+            "(HTTP 400 BadRequest: Expired or Invalid pagination request); a partial list is "
+            "not used"
+        )
+        assert len(responses.calls) == 3  # the first page, the replay and one more try
+
+    @responses.activate
+    def test_a_400_on_the_first_page_is_not_retried(self, http):
+        responses.post(INVOKE, status=400, json={"error": {"code": "BadRequest", "message": "no"}})
+        with pytest.raises(ApiError, match="HTTP 400 BadRequest: no"):
+            exchange_client(http).invoke("Get-Mailbox")
+        assert len(responses.calls) == 1
+
+    @responses.activate
+    def test_a_next_link_that_comes_back_is_an_error(self, http):
+        responses.post(INVOKE, json={"value": [{"n": 1}], "@odata.nextLink": f"{INVOKE}?s=1"})
+        responses.post(
+            f"{INVOKE}?s=1", json={"value": [{"n": 2}], "@odata.nextLink": f"{INVOKE}?s=1"}
+        )
+        with pytest.raises(ApiError, match="paging does not end"):
+            exchange_client(http).invoke("Get-Mailbox")
+
+    @responses.activate
+    def test_call_hands_the_last_page_s_warnings_to_the_caller(self, http):
+        warning = "There are more results, use the following command to get more."
+        responses.post(INVOKE, json={"value": [{"n": 1}], "@adminapi.warnings": [warning]})
+        answer = exchange_client(http).call("Get-MessageTraceV2", {"ResultSize": 1})
+        assert answer.records == [{"n": 1}] and answer.warnings == (warning,)
 
     @responses.activate
     def test_value_of_non_objects_is_an_error(self, http):

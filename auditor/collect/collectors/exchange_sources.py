@@ -154,9 +154,27 @@ def remote_domains(ctx: CollectContext) -> list[dict[str, Any]]:
     return _records(ctx.need_exchange().invoke("Get-RemoteDomain"), REMOTE_DOMAIN_FIELDS, "Name")
 
 
+# Multi-valued recipient and domain fields come as an array, a bare string or null, depending
+# on how many values the rule holds (public clients read them as "an array or a string").
+TRANSPORT_RULE_LISTS = ("RedirectMessageTo", "BlindCopyTo", "AddToRecipients", "CopyTo")
+TRANSPORT_RULE_LISTS += ("SenderDomainIs", "Conditions", "Actions")
+
+
+def as_list(value: Any) -> list[Any] | None:
+    """An Exchange multi-valued property as a list: a lone value is a list of one."""
+    if value is None or isinstance(value, list):
+        return value
+    return [value]
+
+
 def transport_rules(ctx: CollectContext) -> list[dict[str, Any]]:
     rows = ctx.need_exchange().invoke("Get-TransportRule", {"ResultSize": "Unlimited"})
-    return _records(rows, TRANSPORT_RULE_FIELDS, "Name")
+    records = _records(rows, TRANSPORT_RULE_FIELDS, "Name")
+    for record in records:
+        for name in TRANSPORT_RULE_LISTS:
+            if name in record:
+                record[name] = as_list(record[name])
+    return records
 
 
 def blocked_senders(ctx: CollectContext) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ last time each was seen.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import deque
@@ -16,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from auditor.collect.collectors import CollectContext
-from auditor.collect.exchange import ExchangeClient
+from auditor.collect.exchange import ExchangeClient, is_truncation
 from auditor.collect.http import ApiError
 from auditor.common.timeutil import format_time, parse_time
 from auditor.mail.domains import address_domain, covering_domain
@@ -92,6 +93,34 @@ def windows(end: datetime, days: int) -> list[tuple[datetime, datetime]]:
     return spans
 
 
+_COMMAND_PARAMETER = re.compile(r'-(\w+)\s+"([^"]*)"')
+
+
+def continuation(warnings: tuple[str, ...]) -> dict[str, str] | None:
+    """The parameters of the next query when the gateway says there are more results: its
+    warning spells out the command (`Get-MessageTraceV2 -StartDate "..." -EndDate "..."
+    -StartingRecipientAddress "..." -ResultSize 5000`)."""
+    for warning in warnings:
+        if "more results" in warning.lower() and CMDLET.lower() in warning.lower():
+            return dict(_COMMAND_PARAMETER.findall(warning))
+    return None
+
+
+def next_end_date(last: Mapping[str, Any], suggested: str | None) -> str:
+    """The continuation's EndDate: the last row's own `Received`, as the cmdlet's page says,
+    at its full precision (seven decimals; several rows can share one second). A value from
+    the warning that names another second wins: the service knows where it stopped."""
+    received = str(last["Received"])
+    if suggested:
+        try:
+            apart = abs((parse_time(suggested) - parse_time(received)).total_seconds())
+        except ValueError:
+            apart = 0.0
+        if apart >= 1.0:
+            return suggested
+    return received
+
+
 def _rows_in_window(
     exchange: ExchangeClient,
     start: datetime,
@@ -100,8 +129,9 @@ def _rows_in_window(
     progress: Callable[[str], None],
     seen: set[tuple[str, str]],
 ) -> list[Mapping[str, Any]]:
-    """Every row of one window. Rows come newest first; the next page continues from the
-    last row's time and recipient. Pages and windows overlap at their edges, so rows are
+    """Every row of one window. The cmdlet has no paging: a full answer ends with a warning
+    naming the next query, which continues from the last row's `Received` and recipient (rows
+    come newest first, ties by recipient) and repeats that boundary row. Rows are
     de-duplicated on (MessageTraceId, recipient) across the whole collection."""
     params: dict[str, Any] = {
         "StartDate": format_time(start),
@@ -111,7 +141,12 @@ def _rows_in_window(
     rows: list[Mapping[str, Any]] = []
     while True:
         limiter.acquire()
-        page = exchange.invoke(CMDLET, params, label="exchange.messageTrace")
+        answer = exchange.call(CMDLET, params, label="exchange.messageTrace")
+        page = answer.records
+        more = continuation(answer.warnings)
+        cut = [w for w in answer.warnings if is_truncation(w) and more is None]
+        if cut:
+            raise ApiError(200, f"{CMDLET} returned an incomplete result: {cut[0][:200]}")
         fresh = 0
         for row in page:
             key = (str(row.get("MessageTraceId")), str(row.get("RecipientAddress")).lower())
@@ -120,15 +155,18 @@ def _rows_in_window(
                 rows.append(row)
                 fresh += 1
         progress(f"exchange.messageTrace: {len(rows)} rows from {params['StartDate'][:10]}")
-        if len(page) < PAGE_SIZE:
+        if more is None and len(page) < PAGE_SIZE:
             return rows
+        if not page:
+            raise ApiError(200, f"{CMDLET} said there were more results but returned none")
         if fresh == 0:
-            raise ApiError(200, f"{CMDLET} paging stalled: a full page held only rows seen before")
+            raise ApiError(200, f"{CMDLET} paging stalled: the continuation held no new row")
         last = page[-1]
         params = {
             **params,
-            "EndDate": format_time(parse_time(str(last["Received"]))),
-            "StartingRecipientAddress": last["RecipientAddress"],
+            "EndDate": next_end_date(last, (more or {}).get("EndDate")),
+            "StartingRecipientAddress": (more or {}).get("StartingRecipientAddress")
+            or last["RecipientAddress"],
         }
 
 
@@ -181,7 +219,9 @@ def message_trace(ctx: CollectContext, limiter: RateLimiter | None = None) -> di
     accepted = {
         str(d["DomainName"]).lower(): d for d in ctx.dependencies["exchange.acceptedDomains"]
     }
-    limiter = limiter or RateLimiter(on_wait=ctx.progress)
+    limiter = limiter or RateLimiter(
+        on_wait=ctx.progress, sleep=lambda seconds: exchange.http.wait(seconds, f"{CMDLET} quota")
+    )
     rows: list[Mapping[str, Any]] = []
     seen: set[tuple[str, str]] = set()
     for start, stop in windows(end, ctx.trace_days):
@@ -191,6 +231,7 @@ def message_trace(ctx: CollectContext, limiter: RateLimiter | None = None) -> di
         "StartDate": format_time(end - timedelta(days=ctx.trace_days)),
         "EndDate": format_time(end),
         "Aggregates": aggregates,
+        "Rows": len(rows),
     }
     if without_sender:
         data["RowsWithoutSender"] = without_sender

@@ -1,0 +1,228 @@
+"""The CLI against a fake tenant that behaves as the real services do where they differ from
+what the tool once assumed (docs/fake-tenant.md names the public source of each behaviour):
+message trace continued by warning at seven-decimal precision, a busy tenant, nextLink replay
+refused, the gateway's GUID-only URL, sign-in that never answers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from auditor.demo import BASELINE as DEMO_BASELINE
+from tests.fake_tenant import FakeTenant, Fault
+from tests.fake_tenant.data import BULK_DOMAIN, BULK_IP
+
+BUSY_ROWS = 12_000
+BUSY_MAILBOXES = 2_500
+APP_ANCHOR = "APP:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@"
+
+
+def cli(fake: FakeTenant, *args: str, timeout: float = 300, **env: str):
+    return subprocess.run(
+        [sys.executable, "-m", "auditor", *args, *fake.cli_args()],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=fake.env(M365_AUDIT_CLIENT_SECRET=fake.app.secret, **env),
+    )
+
+
+@pytest.fixture(scope="module")
+def busy(tmp_path_factory):
+    """A tenant with 12,000 more trace rows in the newest window and 2,500 more mailboxes,
+    answering in pages as large as the gateway's (1000)."""
+    fake = FakeTenant(
+        tmp_path_factory.mktemp("busy"),
+        exchange_page_size=1000,
+        extra_trace_rows=BUSY_ROWS,
+        extra_mailboxes=BUSY_MAILBOXES,
+    )
+    with fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def fake(tmp_path_factory):
+    with FakeTenant(tmp_path_factory.mktemp("fake")) as tenant:
+        yield tenant
+
+
+@pytest.fixture(autouse=True)
+def clean(request):
+    for name in ("busy", "fake"):
+        if name in request.fixturenames:
+            request.getfixturevalue(name).reset()
+
+
+def expected_messages(fake: FakeTenant) -> dict[tuple[str, str | None], int]:
+    """Distinct messages per (sender domain, source IP), counted from the fake's own rows."""
+    messages: dict[tuple[str, str | None], set[str]] = defaultdict(set)
+    for row in fake.data.trace_rows:
+        domain = row["SenderAddress"].rsplit("@", 1)[1].lower()
+        messages[(domain, row["FromIP"])].add(row["MessageTraceId"])
+    return {key: len(ids) for key, ids in messages.items()}
+
+
+class TestBusyTenant:
+    def test_every_trace_row_is_read_exactly_once(self, busy, tmp_path):
+        target = tmp_path / "s.json"
+        done = cli(busy, "collect", "-o", str(target), "--check", "DOM-001")
+        assert done.returncode == 0, done.stderr
+        trace = json.loads(target.read_text())["sources"]["exchange.messageTrace"]["data"]
+        assert len(busy.data.trace_rows) > BUSY_ROWS  # the demo's rows and the busy ones
+        assert trace["Rows"] == len(busy.data.trace_rows)
+        # Continuations start at the boundary row again: served more than once, kept once.
+        assert busy.trace_rows_served > trace["Rows"]
+        assert busy.counts["exchange:Get-MessageTraceV2"] >= 4
+        counted: dict[tuple[str, str | None], int] = defaultdict(int)
+        for aggregate in trace["Aggregates"]:
+            counted[(aggregate["SenderDomain"], aggregate["FromIP"])] += aggregate["MessageCount"]
+        assert dict(counted) == expected_messages(busy)
+
+    def test_the_planted_unregistered_domains_fail_dom_001(self, busy):
+        done = cli(
+            busy, "run", "--baseline", str(DEMO_BASELINE), "--format", "json", "--check", "DOM-001"
+        )
+        assert done.returncode == 1, done.stderr
+        (check,) = json.loads(done.stdout)["checks"]
+        failing = {r["resource"]: r for r in check["results"] if r["status"] == "fail"}
+        bulk = failing[f"domain:{BULK_DOMAIN}"]
+        sent = bulk["evidence"]["messageTrace"]
+        assert sent["outboundMessages"] == expected_messages(busy)[(BULK_DOMAIN, BULK_IP)]
+        assert "domain:wingtip-promo.net" in failing  # the demo's own plant, still found
+
+    def test_two_and_a_half_thousand_mailboxes_come_in_pages_of_a_thousand(self, busy, tmp_path):
+        target = tmp_path / "s.json"
+        done = cli(busy, "collect", "-o", str(target), "--check", "FWD-001")
+        assert done.returncode == 0, done.stderr
+        mailboxes = json.loads(target.read_text())["sources"]["exchange.mailboxes"]["data"]
+        assert len(mailboxes) == len(busy.data.exchange["Get-Mailbox"])
+        assert len(mailboxes) > BUSY_MAILBOXES
+        assert busy.counts["exchange:Get-Mailbox"] == 3
+
+
+class TestReplayRefused:
+    def test_a_refused_replay_errors_the_source_and_never_keeps_part_of_it(self, fake, tmp_path):
+        fake.refuse_replay = True
+        target = tmp_path / "s.json"
+        done = cli(fake, "collect", "-o", str(target), "--check", "FWD-001")
+        record = json.loads(target.read_text())["sources"]["exchange.mailboxes"]
+        assert record["status"] == "error"
+        assert "data" not in record
+        assert record["error"] == (
+            "exchange.mailboxes: Get-Mailbox: the gateway refused to continue its paged answer "
+            "after 10 records (HTTP 400 BadRequest: Expired or Invalid pagination request); a "
+            "partial list is not used"
+        )
+        assert done.returncode == 0  # other sources were read; the run says which failed
+        assert fake.counts["exchange:Get-Mailbox"] == 3  # first page, replay, one more try
+
+    def test_the_checks_that_need_it_are_error_not_pass(self, fake):
+        fake.refuse_replay = True
+        args = ["--baseline", str(DEMO_BASELINE), "--format", "json", "--check", "FWD-001"]
+        done = cli(fake, "run", *args)
+        (check,) = json.loads(done.stdout)["checks"]
+        assert check["status"] == "error"
+        assert "Expired or Invalid pagination request" in check["reason"]
+        assert done.returncode == 2
+
+
+class TestTenantId:
+    def test_a_domain_given_as_tenant_reaches_exchange_by_its_guid(self, fake):
+        assert fake.data.domain.count("-") != 4  # --tenant is the .onmicrosoft.com name
+        done = cli(fake, "run", "--baseline", str(DEMO_BASELINE), "--check", "CONN-001")
+        assert done.returncode == 1, done.stderr
+        assert set(fake.exchange_tenants) == {fake.data.tenant_id}
+        assert set(fake.anchors) == {APP_ANCHOR + fake.data.tenant_id}
+
+    def test_the_gateway_refuses_a_domain_in_its_url(self, fake):
+        """The fake itself: a client that sent the domain would get 401, as public clients
+        report (so the test above can fail)."""
+        import requests
+
+        token = fake.issue("exchange")
+        url = f"{fake.base}/exchange/adminapi/beta/{fake.data.domain}/InvokeCommand"
+        body = {"CmdletInput": {"CmdletName": "Get-AcceptedDomain", "Parameters": {}}}
+        answer = requests.post(
+            url,
+            json=body,
+            headers={"Authorization": f"Bearer {token}"},
+            verify=str(fake.materials.ca_file),
+            timeout=30,
+        )
+        assert answer.status_code == 401
+
+    def test_device_code_is_anchored_on_the_signed_in_admin(self, fake):
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "auditor",
+                "collect",
+                "-o",
+                str(Path(fake.directory) / "d.json"),
+                "--check",
+                "CONN-001",
+                "--device-code",
+                *fake.cli_args(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=fake.env(),
+        )
+        assert done.returncode == 0, done.stderr
+        assert set(fake.anchors) == {f"UPN:audit-admin@{fake.data.domain}"}
+
+
+class TestDeadline:
+    @pytest.mark.parametrize("route", ["discovery", "token"])
+    def test_a_sign_in_that_never_answers_ends_by_the_deadline(self, fake, route):
+        fake.inject(route, Fault("hang", times=20, delay=120))
+        started = time.monotonic()
+        done = cli(fake, "collect", "-o", str(Path(fake.directory) / "h.json"), "--deadline", "4")
+        elapsed = time.monotonic() - started
+        assert done.returncode == 2
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1, done.stderr
+        assert lines[0].startswith("m365-audit: authentication failed: ")
+        assert "did not answer" in lines[0] or "deadline of 4 s passed" in lines[0]
+        assert "Traceback" not in done.stderr
+        assert elapsed < 30
+
+    def test_a_source_that_never_answers_is_error_deadline_and_exit_2(self, fake, tmp_path):
+        fake.inject("exchange:Get-InboundConnector", Fault("hang", delay=120))
+        target = tmp_path / "s.json"
+        started = time.monotonic()
+        done = cli(
+            fake,
+            "run",
+            "--baseline",
+            str(DEMO_BASELINE),
+            "--format",
+            "json",
+            "--check",
+            "CONN-001",
+            "--check",
+            "DOM-002",
+            "--deadline",
+            "6",
+            "--save-snapshot",
+            str(target),
+        )
+        assert time.monotonic() - started < 40
+        assert done.returncode == 2
+        assert done.stderr.strip().splitlines()[-1] == (
+            "m365-audit: the deadline of 6 s passed before 1 source could be read "
+            "(exchange.inboundConnectors): the checks that need them are error"
+        )
+        statuses = {c["id"]: c["status"] for c in json.loads(done.stdout)["checks"]}
+        assert statuses == {"CONN-001": "error", "DOM-002": "fail"}
+        record = json.loads(target.read_text())["sources"]["exchange.inboundConnectors"]
+        assert record["status"] == "error" and "deadline of 6 s passed" in record["error"]

@@ -27,7 +27,7 @@ class _Sightings:
     first: str | None = None
     last: str | None = None
     connectors: set[str] = field(default_factory=set)
-    mailboxes: set[str] = field(default_factory=set)
+    addresses: set[str] = field(default_factory=set)  # users' mail and proxy addresses
 
     def seen_in_trace(self, row: Mapping[str, Any], connector: str | None) -> None:
         count = int(row["MessageCount"])
@@ -55,10 +55,10 @@ class _Sightings:
             }
         if self.connectors:
             evidence["inboundConnectorSenderDomains"] = sorted(self.connectors)
-        if self.mailboxes:
-            evidence["mailboxAddresses"] = {
-                "count": len(self.mailboxes),
-                "examples": sorted(self.mailboxes)[:3],
+        if self.addresses:
+            evidence["userAddresses"] = {
+                "count": len(self.addresses),
+                "examples": sorted(self.addresses)[:3],
             }
         return evidence
 
@@ -79,8 +79,8 @@ class _Sightings:
             parts.append(
                 f"in SenderDomains of inbound connector {', '.join(sorted(self.connectors))}"
             )
-        if self.mailboxes:
-            parts.append(f"on {plural(len(self.mailboxes), 'mailbox address')}")
+        if self.addresses:
+            parts.append(f"on {plural(len(self.addresses), 'user address')}")
         return "; ".join(parts)
 
 
@@ -106,7 +106,7 @@ def _on_premises_connector_for(connectors, ip: str | None) -> str | None:
         "graph.domains",
         "exchange.inboundConnectors",
         "exchange.messageTrace",
-        "exchange.mailboxes",
+        "graph.users",
     ),
     ndr=("5.7.750",),
     remediation="""For each domain listed: if the organisation owns it, add it as an accepted
@@ -147,12 +147,12 @@ def unregistered_sending_domains(ctx: CheckContext) -> Iterator[Result]:
             if not is_wildcard(domain) and "*" not in domain:
                 seen[domain].connectors.add(name)
 
-    for mailbox in ctx.source("exchange.mailboxes"):
-        addresses = [mailbox["PrimarySmtpAddress"], *(mailbox.get("EmailAddresses") or ())]
+    for user in ctx.source("graph.users"):
+        addresses = [a for a in (user.get("mail"), *(user.get("proxyAddresses") or ())) if a]
         for address in addresses:
             domain = address_domain(address)
             if domain:
-                seen[domain].mailboxes.add(str(address).split(":", 1)[-1].lower())
+                seen[domain].addresses.add(str(address).split(":", 1)[-1].lower())
 
     window = f"{trace['StartDate']} to {trace['EndDate']}"
     for domain, sightings in sorted(seen.items()):

@@ -34,7 +34,11 @@ def _allowed(address: str, forwarding: Mapping[str, Any]) -> bool:
     slug="external-forwarding",
     title="Mail is not automatically forwarded outside the organisation",
     severity="high",
-    requires=("exchange.remoteDomains", "exchange.mailboxes", "exchange.acceptedDomains"),
+    requires=(
+        "exchange.remoteDomains",
+        "exchange.forwardingMailboxes",
+        "exchange.acceptedDomains",
+    ),
     ndr=("5.7.520", "5.7.705"),
     remediation="""Turn off AutoForwardEnabled on the Default remote domain (*) and on any
     other remote domain not listed in the baseline's forwarding.allowedDomains. Remove
@@ -76,7 +80,7 @@ def external_forwarding(ctx: CheckContext) -> Iterator[Result]:
                 evidence,
             )
 
-    for mailbox in ctx.source("exchange.mailboxes"):
+    for mailbox in ctx.source("exchange.forwardingMailboxes"):
         targets = [
             (field, str(mailbox[field]))
             for field in ("ForwardingSmtpAddress", "ForwardingAddress")

@@ -12,11 +12,15 @@ args=(run --federated github --quiet
       --client-id "${INPUT_CLIENT_ID:?the client-id input is required}"
       --cloud "${INPUT_CLOUD:-global}"
       --fail-on "${INPUT_FAIL_ON:-low}"
+      --deadline "${INPUT_DEADLINE:-1800}"
       --save-snapshot "$out/snapshot.json"
       --format json -o "$out/report.json"
       --format ndjson -o "$out/report.ndjson"
       --format sarif -o "$out/report.sarif"
       --format markdown -o "$out/summary.md")
+if [ -n "${INPUT_FEDERATED_AUDIENCE:-}" ]; then
+  args+=(--federated-audience "$INPUT_FEDERATED_AUDIENCE")
+fi
 if [ -n "${INPUT_BASELINE:-}" ]; then
   args+=(--baseline "$INPUT_BASELINE")
 fi

@@ -392,6 +392,41 @@ def mailboxes() -> list[dict]:
 # --- Exchange: message trace, aggregated ---------------------------------------------------
 
 
+def users() -> list[dict]:
+    """Graph's view of the same people: mail and the SMTP proxy addresses."""
+    out = []
+    for box in mailboxes():
+        primary = box["PrimarySmtpAddress"]
+        out.append(
+            {
+                "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"user/{primary}")),
+                "userPrincipalName": primary,
+                "mail": primary,
+                "proxyAddresses": sorted(
+                    a for a in box["EmailAddresses"] if a.lower().startswith("smtp:")
+                ),
+            }
+        )
+    return sorted(out, key=lambda u: u["userPrincipalName"].lower())
+
+
+def forwarding_mailboxes() -> list[dict]:
+    """What Get-Mailbox -Filter returns: only the mailboxes that forward."""
+    keep = (
+        "PrimarySmtpAddress",
+        "RecipientTypeDetails",
+        "ForwardingAddress",
+        "ForwardingSmtpAddress",
+        "DeliverToMailboxAndForward",
+    )
+    forwarding = [
+        {k: box[k] for k in keep}
+        for box in mailboxes()
+        if box["ForwardingSmtpAddress"] or box["ForwardingAddress"]
+    ]
+    return sorted(forwarding, key=lambda box: box["PrimarySmtpAddress"].lower())
+
+
 def message_trace() -> dict:
     def row(domain, ip, outbound, count, first="2026-11-13T09:02:11Z", last="2026-11-20T05:58:40Z"):
         return {
@@ -919,6 +954,7 @@ def build() -> dict:
             "graph.roleEligibilitySchedules": source(role_eligibility()),
             "graph.groupMembers": source(group_members()),
             "graph.userRegistrationDetails": source(registration_details()),
+            "graph.users": source(users()),
             "graph.conditionalAccessPolicies": source(conditional_access()),
             "graph.subscriptions": source(subscriptions()),
             "graph.subscribedSkus": source(subscribed_skus()),
@@ -928,7 +964,7 @@ def build() -> dict:
             "exchange.acceptedDomains": source(accepted_domains()),
             "exchange.inboundConnectors": source(inbound_connectors()),
             "exchange.outboundConnectors": source(outbound_connectors()),
-            "exchange.mailboxes": source(mailboxes()),
+            "exchange.forwardingMailboxes": source(forwarding_mailboxes()),
             "exchange.outboundSpamPolicies": source(outbound_spam_policies()),
             "exchange.remoteDomains": source(remote_domains()),
             "exchange.transportRules": source(transport_rules()),

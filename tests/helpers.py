@@ -108,3 +108,13 @@ def trace_row(domain: str, count: int, ip: str | None = None, outbound: bool = T
 
 def mailbox(primary: str, *proxies: str) -> dict[str, Any]:
     return {"PrimarySmtpAddress": primary, "EmailAddresses": [f"SMTP:{primary}", *proxies]}
+
+
+def user(mail: str, *proxies: str) -> dict[str, Any]:
+    """A Graph user with its mail and proxy addresses."""
+    return {
+        "id": f"id-{mail}",
+        "userPrincipalName": mail,
+        "mail": mail,
+        "proxyAddresses": [f"SMTP:{mail}", *proxies],
+    }

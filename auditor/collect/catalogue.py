@@ -73,6 +73,12 @@ _CATALOGUE = (
         depends=("graph.roleAssignments", "graph.roleEligibilitySchedules", "graph.groupMembers"),
     ),
     SourceInfo(
+        "graph.users",
+        "GET /users?$select=id,userPrincipalName,mail,proxyAddresses&$top=999",
+        "User.Read.All",
+        collect=graph.users,
+    ),
+    SourceInfo(
         "graph.conditionalAccessPolicies",
         "GET /identity/conditionalAccess/policies",
         "Policy.Read.All",
@@ -116,10 +122,10 @@ _CATALOGUE = (
         collect=exo.outbound_connectors,
     ),
     SourceInfo(
-        "exchange.mailboxes",
-        "Get-Mailbox -ResultSize Unlimited",
+        "exchange.forwardingMailboxes",
+        "Get-Mailbox -Filter 'ForwardingSmtpAddress -ne $null -or ForwardingAddress -ne $null'",
         EXCHANGE_PERMISSION,
-        collect=exo.mailboxes,
+        collect=exo.forwarding_mailboxes,
     ),
     SourceInfo(
         "exchange.outboundSpamPolicies",

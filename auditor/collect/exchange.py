@@ -1,7 +1,7 @@
 """Exchange Online's admin REST gateway (InvokeCommand): cmdlets without PowerShell.
 
 What the real gateway does, as public clients that call it against live tenants report
-(sources in docs/exchange-online-gateway.md):
+(sources in docs/fake-tenant.md):
 
 - the URL and the `X-AnchorMailbox` header carry the tenant's GUID: a domain gets 401;
 - a listing longer than a page comes with `@odata.nextLink`, fetched by POSTing the same body

@@ -14,7 +14,7 @@ import pytest
 
 from auditor.demo import BASELINE as DEMO_BASELINE
 from tests.e2e.test_formats import SARIF_SCHEMA
-from tests.fake_tenant import FakeTenant
+from tests.fake_tenant import FakeTenant, Fault
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "action-run.sh"
@@ -50,7 +50,7 @@ def run_action(fake: FakeTenant, tmp_path: Path, **inputs: str) -> tuple[int, di
     )
     outputs = dict(line.split("=", 1) for line in github_output.read_text().splitlines())
     text = done.stdout + done.stderr
-    return done.returncode, outputs, out, text + summary.read_text()
+    return done.returncode, outputs, out, text + (summary.read_text() if summary.exists() else "")
 
 
 def test_the_action_audits_with_federation_and_writes_every_output(fake, tmp_path):
@@ -88,11 +88,32 @@ def test_inputs_select_checks_and_fail_on(fake, tmp_path):
     assert outputs["exit-code"] == "0"
 
 
+def test_the_deadline_input_ends_a_hanging_audit_with_exit_2(fake, tmp_path):
+    fake.reset()
+    fake.inject("exchange:Get-InboundConnector", Fault("hang", delay=120))
+    code, outputs, out, text = run_action(fake, tmp_path, INPUT_DEADLINE="6")
+    assert code == 2
+    assert outputs["exit-code"] == "2"
+    assert "the deadline of 6 s passed" in text
+    assert (out / "report.json").is_file()  # what was read is still reported
+
+
+def test_the_federated_audience_input_reaches_the_oidc_request(fake, tmp_path):
+    """A custom audience goes to GitHub's token endpoint; Entra ID (the fake) then refuses the
+    assertion, as it would when the federated credential names another audience."""
+    fake.reset()
+    code, outputs, _, text = run_action(fake, tmp_path, INPUT_FEDERATED_AUDIENCE="api://custom")
+    assert set(fake.github_audiences) == {"api://custom"}
+    assert code == 2 and outputs["status"] == "error"
+    assert "AADSTS700211" in text
+
+
 def test_action_yml_runs_this_script_with_the_documented_inputs():
     text = (ROOT / "action.yml").read_text()
     assert "using: composite" in text
     assert 'bash "${{ github.action_path }}/scripts/action-run.sh"' in text
-    for name in ("tenant", "client-id", "cloud", "baseline", "fail-on", "checks", "output-dir"):
+    inputs = ("tenant", "client-id", "cloud", "baseline", "fail-on", "checks", "output-dir")
+    for name in (*inputs, "deadline", "federated-audience"):
         assert f"\n  {name}:\n" in text
         assert f"INPUT_{name.upper().replace('-', '_')}: ${{{{ inputs.{name} }}}}" in text
     for name in ("status", "failed", "errored", "report-path"):

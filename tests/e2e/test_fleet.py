@@ -113,3 +113,19 @@ def test_shard_argument_is_checked(fake, tmp_path):
 def test_example_matrix_workflow_shards_the_fleet():
     text = (Path(__file__).resolve().parents[2] / ".github" / "workflows" / "fleet.yml").read_text()
     assert "matrix:" in text and "--shard ${{ matrix.shard }}/4" in text
+
+
+def test_the_deadline_holds_for_each_tenant(fake, tmp_path):
+    from tests.fake_tenant import Fault
+
+    fake.reset()
+    fake.inject("exchange:Get-InboundConnector", Fault("hang", delay=120))
+    tenants = [entry(fake, "slow", {"type": "secretEnv", "env": "FLEET_SECRET"})]
+    done = run_fleet(fake, tmp_path, tenants, "--check", "CONN-001", "--deadline", "5")
+    assert done.returncode == 2, done.stderr
+    (slow,) = json.loads((tmp_path / "out" / "summary.json").read_text())["tenants"]
+    assert slow["status"] == "error"
+    assert slow["error"] == (
+        "the deadline of 5 s passed before exchange.inboundConnectors could be read"
+    )
+    assert (tmp_path / "out" / "slow" / "report.json").is_file()

@@ -71,7 +71,7 @@ class TestCollect:
         target = tmp_path / "snapshot.json"
         done = cli(fake, "collect", "-o", str(target))
         assert done.returncode == 0, done.stderr
-        assert "22 sources ok, 0 failed" in done.stderr
+        assert "23 sources ok, 0 failed" in done.stderr
         assert stat.S_IMODE(target.stat().st_mode) == 0o600
         snapshot = json.loads(target.read_text())
         fixture = fake.data.fixture
@@ -119,9 +119,9 @@ class TestCollect:
     def test_paging_is_followed_to_the_end(self, fake, tmp_path):
         target = tmp_path / "snapshot.json"
         assert cli(fake, "collect", "-o", str(target), "--check", "DOM-001").returncode == 0
-        mailboxes = json.loads(target.read_text())["sources"]["exchange.mailboxes"]["data"]
-        assert len(mailboxes) == 43
-        assert fake.counts["exchange:Get-Mailbox"] == 5  # pages of 10
+        users = json.loads(target.read_text())["sources"]["graph.users"]["data"]
+        assert len(users) == 43
+        assert fake.counts["graph:users"] == 11  # pages of 4 (the fake's cap)
 
 
 class TestRun:
@@ -344,9 +344,9 @@ class TestFaults:
     )
     def test_garbage_and_truncation_make_the_source_an_error(self, fake, fault, message):
         fake.inject("exchange:Get-Mailbox", Fault(fault))
-        done = cli(fake, "run", *DEMO_FINDINGS_ARGS, "--check", "DOM-001")
+        done = cli(fake, "run", *DEMO_FINDINGS_ARGS, "--check", "FWD-001")
         assert done.returncode == 2
-        assert message in reasons(json.loads(done.stdout))["DOM-001"]
+        assert message in reasons(json.loads(done.stdout))["FWD-001"]
 
 
 class TestSecrets:

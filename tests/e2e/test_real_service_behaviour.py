@@ -39,6 +39,7 @@ def busy(tmp_path_factory):
     answering in pages as large as the gateway's (1000)."""
     fake = FakeTenant(
         tmp_path_factory.mktemp("busy"),
+        graph_page_size=999,
         exchange_page_size=1000,
         extra_trace_rows=BUSY_ROWS,
         extra_mailboxes=BUSY_MAILBOXES,
@@ -97,40 +98,71 @@ class TestBusyTenant:
         assert sent["outboundMessages"] == expected_messages(busy)[(BULK_DOMAIN, BULK_IP)]
         assert "domain:wingtip-promo.net" in failing  # the demo's own plant, still found
 
-    def test_two_and_a_half_thousand_mailboxes_come_in_pages_of_a_thousand(self, busy, tmp_path):
+    def test_thousands_of_mailboxes_cost_one_page_of_forwarding_and_three_of_users(
+        self, busy, tmp_path
+    ):
         target = tmp_path / "s.json"
-        done = cli(busy, "collect", "-o", str(target), "--check", "FWD-001")
+        done = cli(busy, "collect", "-o", str(target), "--check", "FWD-001", "--check", "DOM-001")
         assert done.returncode == 0, done.stderr
-        mailboxes = json.loads(target.read_text())["sources"]["exchange.mailboxes"]["data"]
-        assert len(mailboxes) == len(busy.data.exchange["Get-Mailbox"])
-        assert len(mailboxes) > BUSY_MAILBOXES
-        assert busy.counts["exchange:Get-Mailbox"] == 3
+        sources = json.loads(target.read_text())["sources"]
+        forwarding = sources["exchange.forwardingMailboxes"]["data"]
+        boxes = busy.data.exchange["Get-Mailbox"]
+        assert len(boxes) > BUSY_MAILBOXES
+        expected = sorted(
+            b["PrimarySmtpAddress"]
+            for b in boxes
+            if b["ForwardingSmtpAddress"] or b["ForwardingAddress"]
+        )
+        assert sorted(f["PrimarySmtpAddress"] for f in forwarding) == expected
+        assert busy.counts["exchange:Get-Mailbox"] == 1  # the filter: one page, any size
+        users = sources["graph.users"]["data"]
+        assert len(users) == len(busy.data.graph["users"])
+        assert busy.counts["graph:users"] == 3  # 2,5xx users at $top=999
 
 
 class TestReplayRefused:
+    """Only the transport rules still page through the gateway here (pages of 10, 12 rules)."""
+
     def test_a_refused_replay_errors_the_source_and_never_keeps_part_of_it(self, fake, tmp_path):
+        fake.exchange_page_size = 2  # the demo's connectors then span pages
         fake.refuse_replay = True
-        target = tmp_path / "s.json"
-        done = cli(fake, "collect", "-o", str(target), "--check", "FWD-001")
-        record = json.loads(target.read_text())["sources"]["exchange.mailboxes"]
+        try:
+            target = tmp_path / "s.json"
+            done = cli(fake, "collect", "-o", str(target), "--check", "CONN-001")
+        finally:
+            fake.exchange_page_size = 10
+        record = json.loads(target.read_text())["sources"]["exchange.inboundConnectors"]
         assert record["status"] == "error"
         assert "data" not in record
         assert record["error"] == (
-            "exchange.mailboxes: Get-Mailbox: the gateway refused to continue its paged answer "
-            "after 10 records (HTTP 400 BadRequest: Expired or Invalid pagination request); a "
-            "partial list is not used"
+            "exchange.inboundConnectors: Get-InboundConnector: the gateway refused to continue "
+            "its paged answer after 2 records (HTTP 400 BadRequest: Expired or Invalid "
+            "pagination request); a partial list is not used"
         )
         assert done.returncode == 0  # other sources were read; the run says which failed
-        assert fake.counts["exchange:Get-Mailbox"] == 3  # first page, replay, one more try
+        assert fake.counts["exchange:Get-InboundConnector"] == 3  # page, replay, one more try
 
     def test_the_checks_that_need_it_are_error_not_pass(self, fake):
+        fake.exchange_page_size = 2
         fake.refuse_replay = True
-        args = ["--baseline", str(DEMO_BASELINE), "--format", "json", "--check", "FWD-001"]
-        done = cli(fake, "run", *args)
+        try:
+            args = ["--baseline", str(DEMO_BASELINE), "--format", "json", "--check", "CONN-001"]
+            done = cli(fake, "run", *args)
+        finally:
+            fake.exchange_page_size = 10
         (check,) = json.loads(done.stdout)["checks"]
         assert check["status"] == "error"
         assert "Expired or Invalid pagination request" in check["reason"]
         assert done.returncode == 2
+
+    def test_mailboxes_need_no_gateway_paging_at_all(self, fake, tmp_path):
+        """Forwarding comes through the server-side filter and addresses through Graph: with
+        replay refused, FWD-001 and DOM-001 still judge complete data."""
+        fake.refuse_replay = True
+        args = ["--baseline", str(DEMO_BASELINE), "--format", "json"]
+        done = cli(fake, "run", *args, "--check", "FWD-001", "--check", "DOM-001")
+        statuses = {c["id"]: c["status"] for c in json.loads(done.stdout)["checks"]}
+        assert statuses == {"DOM-001": "fail", "FWD-001": "fail"}, done.stderr
 
 
 class TestTenantId:

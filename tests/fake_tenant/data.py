@@ -176,6 +176,25 @@ def busy_trace(start: datetime, count: int, domain: str) -> list[dict[str, Any]]
     return rows
 
 
+def mailboxes_of(users: list[dict[str, Any]], forwarding: list[dict[str, Any]]) -> list[dict]:
+    """Get-Mailbox's records for the demo's users, with the forwarding of those that have it."""
+    forwards = {f["PrimarySmtpAddress"].lower(): f for f in forwarding}
+    out = []
+    for user in users:
+        primary = user["mail"]
+        record = {
+            "PrimarySmtpAddress": primary,
+            "EmailAddresses": [*user["proxyAddresses"], f"X500:/o=ExchangeLabs/cn={primary}"],
+            "RecipientTypeDetails": "UserMailbox",
+            "ForwardingAddress": None,
+            "ForwardingSmtpAddress": None,
+            "DeliverToMailboxAndForward": False,
+        }
+        record.update(forwards.get(primary.lower(), {}))
+        out.append(record)
+    return out
+
+
 def many_mailboxes(count: int, domain: str) -> list[dict[str, Any]]:
     return [
         {
@@ -243,8 +262,8 @@ def build(
         for r in sources["graph.userRegistrationDetails"]
     ]
     # Everybody else in the tenant is in the report too; the collector must not keep them.
-    for mailbox in sources["exchange.mailboxes"][:12]:
-        upn = mailbox["PrimarySmtpAddress"]
+    for user in sources["graph.users"][:12]:
+        upn = user["userPrincipalName"]
         if not any(r["userPrincipalName"] == upn for r in registration):
             registration.append(
                 {
@@ -279,7 +298,6 @@ def build(
         ("Get-AcceptedDomain", "exchange.acceptedDomains"),
         ("Get-InboundConnector", "exchange.inboundConnectors"),
         ("Get-OutboundConnector", "exchange.outboundConnectors"),
-        ("Get-Mailbox", "exchange.mailboxes"),
         ("Get-HostedOutboundSpamFilterPolicy", "exchange.outboundSpamPolicies"),
         ("Get-RemoteDomain", "exchange.remoteDomains"),
         ("Get-TransportRule", "exchange.transportRules"),
@@ -287,6 +305,16 @@ def build(
         ("Get-DkimSigningConfig", "exchange.dkimSigningConfig"),
     ):
         data.exchange[cmdlet] = [_with_sidecars(r) for r in sources[source]]
+    # Exchange holds every mailbox; the snapshot keeps their addresses (from Graph's users) and
+    # the forwarding of those that forward.
+    data.exchange["Get-Mailbox"] = [
+        _with_sidecars(m)
+        for m in mailboxes_of(sources["graph.users"], sources["exchange.forwardingMailboxes"])
+    ]
+    data.graph["users"] = [
+        {**u, "displayName": u["userPrincipalName"].split("@")[0], "accountEnabled": True}
+        for u in sources["graph.users"]
+    ]
     # Multi-valued transport-rule fields holding one value come as a bare string.
     for rule in data.exchange["Get-TransportRule"]:
         for key in ("RedirectMessageTo", "BlindCopyTo", "CopyTo", "AddToRecipients"):
@@ -294,8 +322,21 @@ def build(
                 rule[key] = rule[key][0]
     if extra_mailboxes:
         default = demo["tenant"]["defaultDomain"]
-        data.exchange["Get-Mailbox"] += [
-            _with_sidecars(m) for m in many_mailboxes(extra_mailboxes, default)
+        more = many_mailboxes(extra_mailboxes, default)
+        data.exchange["Get-Mailbox"] += [_with_sidecars(m) for m in more]
+        data.graph["users"] += [
+            {
+                "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"user/{m['PrimarySmtpAddress']}")),
+                "userPrincipalName": m["PrimarySmtpAddress"],
+                "mail": m["PrimarySmtpAddress"],
+                "proxyAddresses": [
+                    *m["EmailAddresses"],
+                    f"X500:/o=fake/cn={m['PrimarySmtpAddress']}",
+                ],
+                "displayName": m["PrimarySmtpAddress"].split("@")[0],
+                "accountEnabled": True,
+            }
+            for i, m in enumerate(more)
         ]
     rows = expand_trace(sources["exchange.messageTrace"]["Aggregates"])
     if extra_trace_rows:

@@ -36,6 +36,7 @@ from tests.fake_tenant.dns_server import FakeDns
 
 GRAPH_PERMISSIONS = {
     "organization": "Organization.Read.All",
+    "users": "User.Read.All",
     "domains": "Domain.Read.All",
     "roleManagement/directory/roleAssignments": "RoleManagement.Read.Directory",
     "roleManagement/directory/roleEligibilitySchedules": "RoleEligibilitySchedule.Read.Directory",
@@ -54,6 +55,12 @@ GITHUB_AUDIENCE = "api://AzureADTokenExchange"
 TRACE_MAX_RESULT_SIZE = 5000
 ADMIN_UPN = "audit-admin@{domain}"  # who signs in with the device code
 REPLAY_REFUSED = "Expired or Invalid pagination request"
+# OPATH filters the fake evaluates for Get-Mailbox -Filter, as Exchange would.
+FILTERS = {
+    "ForwardingSmtpAddress -ne $null -or ForwardingAddress -ne $null": lambda r: bool(
+        r.get("ForwardingSmtpAddress") or r.get("ForwardingAddress")
+    ),
+}
 
 
 @dataclass
@@ -122,6 +129,7 @@ class FakeTenant:
         self.anchors: Counter[str] = Counter()  # X-AnchorMailbox values the gateway got
         self.exchange_tenants: Counter[str] = Counter()  # the tenant part of gateway URLs
         self.trace_rows_served = 0
+        self.github_audiences: list[str] = []  # the audience of each OIDC token asked for
         # The replay of an Exchange nextLink answered 400, as one public client saw it.
         self.refuse_replay = False
         self.stopping = threading.Event()
@@ -217,6 +225,7 @@ class FakeTenant:
             self.anchors.clear()
             self.exchange_tenants.clear()
             self.trace_rows_served = 0
+            self.github_audiences.clear()
             self.refuse_replay = False
             self.app.grants = set(ALL_GRANTS)
             self.licences = {"P1": True, "P2": True}
@@ -566,7 +575,10 @@ class _Handler(BaseHTTPRequestHandler):
         if self.headers.get("Authorization") != f"bearer {self.fake.github_request_token}":
             self._send(401, {"message": "bad request token"})
             return
-        self._send(200, {"value": self.fake.github_token(query.get("audience", ""))})
+        audience = query.get("audience", "")
+        with self.fake._lock:
+            self.fake.github_audiences.append(audience)
+        self._send(200, {"value": self.fake.github_token(audience)})
 
     # --- Graph -------------------------------------------------------------------------------
 
@@ -674,6 +686,7 @@ class _Handler(BaseHTTPRequestHandler):
             "identity/conditionalAccess/policies": "conditionalAccessPolicies",
             "directory/subscriptions": "subscriptions",
             "subscribedSkus": "subscribedSkus",
+            "users": "users",
         }[route]
         items = data[key]
         if "$filter" in query:
@@ -690,7 +703,9 @@ class _Handler(BaseHTTPRequestHandler):
         return 200, self._page(path, items, query)
 
     def _page(self, path: str, items: list[dict[str, Any]], query: dict[str, str]) -> Any:
-        size = self.fake.graph_page_size
+        """Graph pages at 100 unless `$top` asks for more (up to 999 for directory objects);
+        `graph_page_size` caps it, so small tests still page."""
+        size = min(int(query.get("$top") or 100), 999, self.fake.graph_page_size)
         offset = int(query.get("$skiptoken", "0"))
         chunk = [
             _select(i, query.get("$select"), keep=("principal",))
@@ -775,8 +790,19 @@ class _Handler(BaseHTTPRequestHandler):
         if "$skiptoken" in query and fake.refuse_replay:
             self._graph_error(400, "BadRequest", REPLAY_REFUSED)
             return
-        if cmdlet == "Get-Mailbox" and parameters.get("ResultSize") != "Unlimited":
-            records = records[:1000]
+        if cmdlet == "Get-Mailbox":
+            opath = parameters.get("Filter")
+            if opath is not None:
+                if opath not in FILTERS:
+                    self._exchange_error(
+                        400,
+                        "Microsoft.Exchange.Management.Tasks.InvalidFilterException",
+                        f"the fake evaluates only the filters it knows, not {opath!r}",
+                    )
+                    return
+                records = [r for r in records if FILTERS[opath](r)]
+            if parameters.get("ResultSize") != "Unlimited":
+                records = records[:1000]
         size = min(fake.exchange_page_size, _max_page_size(self.headers.get("Prefer")))
         offset = int(query.get("$skiptoken", "0"))
         body: dict[str, Any] = {

@@ -11,7 +11,9 @@ from auditor.collect.auth import (
     Certificate,
     ClientSecret,
     GitHubFederation,
+    TokenSource,
     describe_failure,
+    token_claims,
 )
 from auditor.collect.clouds import resolve
 from auditor.common.redact import MASK, redact, register
@@ -122,6 +124,55 @@ class TestClouds:
     def test_overridden_authority_is_flagged(self):
         assert resolve("global", authority="https://127.0.0.1:1").overridden_authority
         assert not resolve("global").overridden_authority
+
+    @pytest.mark.parametrize(
+        "authority",
+        ["https://login.example.test", "https://login.example.test/"],
+    )
+    def test_authority_as_a_host_takes_the_tenant_from_tenant(self, authority):
+        cloud = resolve("global", authority=authority)
+        assert cloud.authority("contoso.com") == "https://login.example.test/contoso.com"
+
+    def test_a_full_authority_is_not_given_the_tenant_twice(self):
+        cloud = resolve("global", authority="https://login.example.test/contoso.onmicrosoft.com")
+        assert cloud.authority("contoso.com") == (
+            "https://login.example.test/contoso.onmicrosoft.com"
+        )
+        assert cloud.authority_host == "https://login.example.test"
+
+    def test_an_authority_with_more_path_is_refused(self):
+        with pytest.raises(ValueError, match="a host or https://host/<tenant>"):
+            resolve("global", authority="https://login.example.test/contoso.com/v2.0")
+
+    @pytest.mark.parametrize(
+        ("cloud", "audience"),
+        [
+            ("global", "api://AzureADTokenExchange"),
+            ("usgov", "api://AzureADTokenExchange"),  # GCC signs in to the global cloud
+            ("usgovhigh", "api://AzureADTokenExchangeUSGov"),
+            ("dod", "api://AzureADTokenExchangeUSGov"),
+            ("china", "api://AzureADTokenExchangeChina"),
+        ],
+    )
+    def test_the_federated_audience_follows_the_cloud(self, cloud, audience):
+        tokens = TokenSource(resolve(cloud), "contoso.com", "app", GitHubFederation())
+        assert tokens.credential.audience == audience
+        given = TokenSource(resolve(cloud), "c", "app", GitHubFederation("api://custom"))
+        assert given.credential.audience == "api://custom"
+
+
+class TestTokenClaims:
+    def test_a_jwt_s_claims_are_read_without_verification(self):
+        import base64
+        import json
+
+        payload = base64.urlsafe_b64encode(json.dumps({"tid": "t-1", "upn": "a@b"}).encode())
+        token = f"eyJhbGciOiJub25lIn0.{payload.decode().rstrip('=')}.sig"
+        assert token_claims(token) == {"tid": "t-1", "upn": "a@b"}
+
+    @pytest.mark.parametrize("token", ["opaque-token", "a.b.c", "a.bm90IGpzb24.c"])
+    def test_an_opaque_or_broken_token_has_no_claims(self, token):
+        assert token_claims(token) == {}
 
 
 class TestRedaction:

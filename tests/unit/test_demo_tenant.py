@@ -21,7 +21,8 @@ def test_demo_tenant_is_realistically_sized():
     import json
 
     sources = json.loads(DEMO_SNAPSHOT.read_text())["sources"]
-    assert len(sources["exchange.mailboxes"]["data"]) >= 40
+    assert len(sources["graph.users"]["data"]) >= 40
+    assert sources["exchange.forwardingMailboxes"]["data"]
     assert len(sources["exchange.acceptedDomains"]["data"]) >= 4
     assert len(sources["exchange.inboundConnectors"]["data"]) >= 4
     admins = (

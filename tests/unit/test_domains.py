@@ -8,14 +8,14 @@ from tests.helpers import (
     graph_domain,
     inbound,
     judge,
-    mailbox,
     statuses,
     trace,
     trace_row,
+    user,
 )
 
 
-def dom001(accepted_domains=None, graph=None, connectors=(), rows=(), mailboxes=()):
+def dom001(accepted_domains=None, graph=None, connectors=(), rows=(), users=()):
     return judge(
         "DOM-001",
         {
@@ -23,7 +23,7 @@ def dom001(accepted_domains=None, graph=None, connectors=(), rows=(), mailboxes=
             "graph.domains": graph or [graph_domain("example.com")],
             "exchange.inboundConnectors": list(connectors),
             "exchange.messageTrace": trace(*rows),
-            "exchange.mailboxes": list(mailboxes),
+            "graph.users": list(users),
         },
     )
 
@@ -118,16 +118,17 @@ class TestUnregisteredSendingDomains:
         assert statuses(outcome) == {"domain:example.com": "pass", "domain:legacy.org": "fail"}
         assert "inbound connector Hybrid" in by_resource(outcome)["domain:legacy.org"].message
 
-    def test_mailbox_proxy_address_in_unaccepted_domain_fails_and_x500_is_ignored(self):
+    def test_user_proxy_address_in_unaccepted_domain_fails_and_x500_is_ignored(self):
         outcome = dom001(
-            mailboxes=[
-                mailbox("a@example.com", "smtp:a@old.example.org", "X500:/o=Org/cn=a@x.y"),
-                mailbox("b@example.com"),
+            users=[
+                user("a@example.com", "smtp:a@old.example.org", "X500:/o=Org/cn=a@x.y"),
+                user("b@example.com"),
+                {"id": "no-mail"},  # a user without mail or proxy addresses
             ]
         )
         assert statuses(outcome) == {"domain:example.com": "pass", "domain:old.example.org": "fail"}
         evidence = by_resource(outcome)["domain:old.example.org"].evidence
-        assert evidence["mailboxAddresses"] == {"count": 1, "examples": ["a@old.example.org"]}
+        assert evidence["userAddresses"] == {"count": 1, "examples": ["a@old.example.org"]}
 
     def test_trace_times_and_window_are_in_the_evidence(self):
         row = trace_row("bad.example.net", 5) | {

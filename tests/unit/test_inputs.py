@@ -155,12 +155,15 @@ class TestSnapshot:
         doc = snapshot_doc(
             {
                 "graph.domains": {"status": "ok", "collectedAt": "2026-11-20T06:00:00Z"},
-                "exchange.mailboxes": {"status": "error", "collectedAt": "2026-11-20T06:00:00Z"},
+                "exchange.forwardingMailboxes": {
+                    "status": "error",
+                    "collectedAt": "2026-11-20T06:00:00Z",
+                },
             },
             wrap=False,
         )
         assert snapshot_problems(doc) == [
-            "s.json: $.sources['exchange.mailboxes']: 'error' is a required property",
+            "s.json: $.sources['exchange.forwardingMailboxes']: 'error' is a required property",
             "s.json: $.sources['graph.domains']: 'data' is a required property",
         ]
 

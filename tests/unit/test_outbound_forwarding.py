@@ -82,7 +82,7 @@ def fwd001(remote=(), mailboxes=(), **baseline):
         "FWD-001",
         {
             "exchange.remoteDomains": list(remote),
-            "exchange.mailboxes": list(mailboxes),
+            "exchange.forwardingMailboxes": list(mailboxes),
             "exchange.acceptedDomains": [accepted("example.com")],
         },
         **baseline,

@@ -54,14 +54,16 @@ OUTBOUND_FIELDS = (
     "WhenCreatedUTC",
     "WhenChangedUTC",
 )
-MAILBOX_FIELDS = (
+FORWARDING_FIELDS = (
     "PrimarySmtpAddress",
-    "EmailAddresses",
     "RecipientTypeDetails",
     "ForwardingAddress",
     "ForwardingSmtpAddress",
     "DeliverToMailboxAndForward",
 )
+# OPATH, evaluated by Exchange: only mailboxes that forward come back, so a tenant of any size
+# needs one page, not every mailbox (whose paging the gateway may refuse to continue).
+FORWARDING_FILTER = "ForwardingSmtpAddress -ne $null -or ForwardingAddress -ne $null"
 TIME_FIELDS = (
     "WhenCreatedUTC",
     "WhenChangedUTC",
@@ -95,9 +97,12 @@ def outbound_connectors(ctx: CollectContext) -> list[dict[str, Any]]:
     return _records(ctx.need_exchange().invoke("Get-OutboundConnector"), OUTBOUND_FIELDS, "Name")
 
 
-def mailboxes(ctx: CollectContext) -> list[dict[str, Any]]:
-    rows = ctx.need_exchange().invoke("Get-Mailbox", {"ResultSize": "Unlimited"})
-    return _records(rows, MAILBOX_FIELDS, "PrimarySmtpAddress")
+def forwarding_mailboxes(ctx: CollectContext) -> list[dict[str, Any]]:
+    parameters = {"Filter": FORWARDING_FILTER, "ResultSize": "Unlimited"}
+    rows = ctx.need_exchange().invoke("Get-Mailbox", parameters)
+    # The filter is the server's; what comes back is checked here too (as public scripts do).
+    forwarding = [r for r in rows if r.get("ForwardingSmtpAddress") or r.get("ForwardingAddress")]
+    return _records(forwarding, FORWARDING_FIELDS, "PrimarySmtpAddress")
 
 
 OUTBOUND_SPAM_FIELDS = (

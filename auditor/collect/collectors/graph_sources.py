@@ -22,6 +22,8 @@ REGISTRATION_FIELDS = (
 )
 GROUP = "#microsoft.graph.group"
 USER = "#microsoft.graph.user"
+# $top where Graph documents it for the endpoint: directory objects page at up to 999.
+DIRECTORY_PAGE = "999"
 
 
 def organization(ctx: CollectContext) -> list[dict[str, Any]]:
@@ -98,7 +100,12 @@ def group_members(ctx: CollectContext) -> list[dict[str, Any]]:
     select = ",".join(f for f in PRINCIPAL_FIELDS if not f.startswith("@"))
     requests = []
     for gid in sorted(groups):
-        requests.append((f"members:{gid}", f"/groups/{gid}/transitiveMembers?$select={select}"))
+        requests.append(
+            (
+                f"members:{gid}",
+                f"/groups/{gid}/transitiveMembers?$select={select}&$top={DIRECTORY_PAGE}",
+            )
+        )
         if not groups[gid]:
             requests.append((f"group:{gid}", f"/groups/{gid}?$select=id,displayName"))
     answers = graph.batch(requests, label="graph.groupMembers") if requests else {}
@@ -175,6 +182,26 @@ def registration_details(ctx: CollectContext) -> list[dict[str, Any]]:
                 )
             found[uid] = project(answers[uid], REGISTRATION_FIELDS)
     return sorted(found.values(), key=lambda r: str(r.get("userPrincipalName") or r["id"]))
+
+
+USER_FIELDS = ("id", "userPrincipalName", "mail", "proxyAddresses")
+
+
+def users(ctx: CollectContext) -> list[dict[str, Any]]:
+    """Every user's mail addresses, for DOM-001. Graph's paging of /users is reliable at any
+    size, where Exchange's Get-Mailbox paging may be refused mid-way."""
+    rows = ctx.need_graph().get_all(
+        "users", {"$select": ",".join(USER_FIELDS), "$top": DIRECTORY_PAGE}, label="graph.users"
+    )
+    out = []
+    for row in rows:
+        record = project(row, USER_FIELDS)
+        # Only mail addresses: X500, SIP and other proxy types say nothing about sending.
+        record["proxyAddresses"] = sorted(
+            str(a) for a in row.get("proxyAddresses") or () if str(a).lower().startswith("smtp:")
+        )
+        out.append(record)
+    return sorted(out, key=lambda u: str(u.get("userPrincipalName") or u["id"]).lower())
 
 
 CA_FIELDS = ("id", "displayName", "state", "conditions", "grantControls")

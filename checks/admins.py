@@ -61,13 +61,100 @@ def _set(mapping: Mapping[str, Any], key: str) -> set[str]:
     return set(mapping.get(key) or ())
 
 
-def _requires_mfa(policy: Mapping[str, Any]) -> bool:
+# Methods that are multifactor on their own; any other method alone is a single factor, so an
+# authentication strength that allows it does not require MFA.
+MULTIFACTOR_ALONE = frozenset(
+    {
+        "windowsHelloForBusiness",
+        "fido2",
+        "x509CertificateMultiFactor",
+        "deviceBasedPush",
+        "temporaryAccessPassOneTime",
+        "temporaryAccessPassMultiUse",
+        "federatedMultiFactor",
+    }
+)
+
+
+def strength_requires_mfa(strength: Mapping[str, Any]) -> tuple[bool | None, str]:
+    """Whether an authentication strength demands more than one factor: it must satisfy MFA
+    (`requirementsSatisfied` is `mfa`) and allow no single-factor combination (`password`
+    alone, `sms` alone...). None when the strength's combinations were not collected."""
+    name = str(strength.get("displayName") or strength.get("id") or "(unnamed)")
+    combinations = strength.get("allowedCombinations")
+    if combinations is None:
+        return None, f"the combinations of authentication strength {name!r} were not collected"
+    if str(strength.get("requirementsSatisfied") or "").lower() != "mfa":
+        return False, f"authentication strength {name!r} does not satisfy MFA"
+    if not combinations:
+        return False, f"authentication strength {name!r} allows no method combination"
+    single = [
+        str(c)
+        for c in combinations
+        if "," not in str(c) and str(c).strip() not in MULTIFACTOR_ALONE
+    ]
+    if single:
+        return False, (
+            f"authentication strength {name!r} allows single-factor sign-in ({', '.join(single)})"
+        )
+    return True, ""
+
+
+def requires_mfa(policy: Mapping[str, Any]) -> tuple[bool | None, str]:
+    """Whether satisfying the policy's grant takes MFA: with OR, every alternative must (a
+    compliant device, or a strength that allows a password alone, lets a user through
+    without it); with AND, one that does is enough. None when that depends on a strength
+    whose combinations are unknown."""
     grant = policy.get("grantControls") or {}
-    controls = set(grant.get("builtInControls") or ())
-    if "mfa" not in controls and not grant.get("authenticationStrength"):
+    alternatives: list[tuple[bool | None, str]] = [
+        (True, "") if c == "mfa" else (False, f"the {c} control")
+        for c in grant.get("builtInControls") or ()
+    ]
+    if grant.get("authenticationStrength"):
+        alternatives.append(strength_requires_mfa(grant["authenticationStrength"]))
+    if not alternatives:
+        return False, ""
+    if str(grant.get("operator") or "AND").upper() == "OR":
+        weak = [note for verdict, note in alternatives if verdict is False]
+        if weak:
+            return False, f"it can be satisfied by {weak[0]} instead"
+        unknown = [note for verdict, note in alternatives if verdict is None]
+        return (None, unknown[0]) if unknown else (True, "")
+    if any(verdict for verdict, _ in alternatives):
+        return True, ""
+    unknown = [note for verdict, note in alternatives if verdict is None]
+    return (None, unknown[0]) if unknown else (False, "")
+
+
+def _requires_mfa(policy: Mapping[str, Any]) -> bool:
+    return requires_mfa(policy)[0] is True
+
+
+def external_kind(principal_name: str, user_type: str | None) -> str | None:
+    """The guestOrExternalUserType Conditional Access matches a user as: a B2B account
+    carries #EXT# in its UPN; a guest without it is a local guest. None for a member."""
+    external = "#EXT#" in principal_name.upper()
+    if str(user_type or "").lower() == "guest":
+        return "b2bCollaborationGuest" if external else "internalGuest"
+    return "b2bCollaborationMember" if external else None
+
+
+def guests_match(spec: Mapping[str, Any] | None, kind: str | None) -> bool | None:
+    """Whether include/excludeGuestsOrExternalUsers names a user of this kind: True, False,
+    or None when it depends on the user's home tenant (named tenants), not collected."""
+    if not spec or kind is None:
         return False
-    # With OR, any other control (a compliant device, say) satisfies the policy without MFA.
-    return not (str(grant.get("operator") or "AND").upper() == "OR" and controls - {"mfa"})
+    types = {t.strip() for t in str(spec.get("guestOrExternalUserTypes") or "").split(",")}
+    if kind not in types:
+        return False
+    if kind == "internalGuest":
+        return True
+    tenants = spec.get("externalTenants") or {}
+    if str(tenants.get("membershipKind") or "").lower() == "all" or "AllExternalTenants" in str(
+        tenants.get("@odata.type") or ""
+    ):
+        return True
+    return None
 
 
 def _limits(policy: Mapping[str, Any]) -> list[str]:
@@ -77,6 +164,9 @@ def _limits(policy: Mapping[str, Any]) -> list[str]:
     apps = conditions.get("applications") or {}
     if "All" not in (apps.get("includeApplications") or ()):
         limits.append("not all cloud apps")
+    elif apps.get("excludeApplications"):
+        excluded = ", ".join(str(a) for a in apps["excludeApplications"])
+        limits.append(f"not the apps it excludes: {excluded}")
     client_types = set(conditions.get("clientAppTypes") or ())
     if (
         client_types
@@ -105,29 +195,46 @@ def _coverage(
     groups: set[str],
     policies: Iterable[Mapping[str, Any]],
     known_groups: set[str],
+    kind: str | None = None,
 ) -> Coverage:
+    """The enabled policies that require `user` to use MFA, those that exclude the user or
+    apply only sometimes, and those whose reach cannot be told from the data (`uncertain`,
+    with why)."""
     requiring, excluded, conditional, uncertain = [], [], [], []
     for policy in policies:
-        if policy.get("state") != "enabled" or not _requires_mfa(policy):
+        if policy.get("state") != "enabled":
+            continue
+        mfa, why_not = requires_mfa(policy)
+        if mfa is False:
             continue
         users = _users(policy)
         name = str(policy.get("displayName") or policy.get("id"))
+        guest_in = guests_match(users.get("includeGuestsOrExternalUsers"), kind)
         included = (
             "All" in _set(users, "includeUsers")
             or user.id in _set(users, "includeUsers")
             or user.role_ids & _set(users, "includeRoles")
             or groups & _set(users, "includeGroups")
+            or guest_in is True
         )
         if not included:
+            if guest_in is None:
+                uncertain.append(f"{name} (it names guests of some external tenants)")
             continue
+        guest_out = guests_match(users.get("excludeGuestsOrExternalUsers"), kind)
         if (
             user.id in _set(users, "excludeUsers")
             or user.role_ids & _set(users, "excludeRoles")
             or groups & _set(users, "excludeGroups")
+            or guest_out is True
         ):
             excluded.append(name)
+        elif guest_out is None:
+            uncertain.append(f"{name} (it excludes guests of some external tenants)")
         elif _set(users, "excludeGroups") - known_groups:
-            uncertain.append(name)
+            uncertain.append(f"{name} (the members of a group it excludes were not collected)")
+        elif mfa is None:
+            uncertain.append(f"{name} ({why_not})")
         elif _limits(policy):
             conditional.append(f"{name} ({', '.join(_limits(policy))})")
         else:
@@ -273,7 +380,12 @@ def admins_without_mfa(ctx: CheckContext) -> Iterator[Result]:
             )
             continue
         registered = bool(details["isMfaRegistered"])
-        coverage = _coverage(principal, member_of.get(principal.id, set()), policies, set(groups))
+        kind = external_kind(principal.name, details.get("userType"))
+        coverage = _coverage(
+            principal, member_of.get(principal.id, set()), policies, set(groups), kind
+        )
+        if kind:
+            evidence["externalUserType"] = kind
         evidence.update(
             isMfaRegistered=registered,
             methodsRegistered=list(details.get("methodsRegistered") or ()),
@@ -299,9 +411,8 @@ def admins_without_mfa(ctx: CheckContext) -> Iterator[Result]:
             yield Result(
                 resource,
                 Status.ERROR,
-                f"holds {', '.join(roles)}; cannot tell whether "
-                f"{', '.join(repr(p) for p in coverage.uncertain)} applies: the members of "
-                "a group it excludes were not collected",
+                f"holds {', '.join(roles)}; cannot tell whether these policies require MFA "
+                f"of this admin: {'; '.join(coverage.uncertain)}",
                 evidence,
             )
         elif problems:
@@ -356,12 +467,17 @@ def mfa_enforcement_posture(ctx: CheckContext) -> Iterator[Result]:
             names[str(principal["id"])] = str(principal["userPrincipalName"]).lower()
     break_glass = {b.user_principal_name.lower() for b in ctx.baseline.break_glass}
 
-    enforcing, conditional, report_only, excluded = [], [], [], set()
+    enforcing, conditional, report_only, unknown, excluded = [], [], [], [], set()
     for policy in ctx.source("graph.conditionalAccessPolicies"):
         users = _users(policy)
-        if "All" not in _set(users, "includeUsers") or not _requires_mfa(policy):
+        mfa, why_not = requires_mfa(policy)
+        if "All" not in _set(users, "includeUsers") or mfa is False:
             continue
         name = str(policy.get("displayName") or policy.get("id"))
+        if mfa is None:
+            if policy.get("state") == "enabled":
+                unknown.append(f"{name} ({why_not})")
+            continue
         if policy.get("state") == "enabledForReportingButNotEnforced":
             report_only.append(name)
         elif policy.get("state") != "enabled":
@@ -373,6 +489,9 @@ def mfa_enforcement_posture(ctx: CheckContext) -> Iterator[Result]:
             excluded |= {names.get(u, f"user {u}") for u in _set(users, "excludeUsers")}
             excluded |= {f"group {g}" for g in _set(users, "excludeGroups")}
             excluded |= {f"role {r}" for r in _set(users, "excludeRoles")}
+            guests = users.get("excludeGuestsOrExternalUsers") or {}
+            if guests.get("guestOrExternalUserTypes"):
+                excluded.add(f"guests and external users ({guests['guestOrExternalUserTypes']})")
     unapproved = sorted(excluded - break_glass)
     evidence = {
         "securityDefaults": False,
@@ -390,7 +509,16 @@ def mfa_enforcement_posture(ctx: CheckContext) -> Iterator[Result]:
         problems.append(f"report-only, so not enforced: {', '.join(report_only)}")
     if conditional and not enforcing:
         problems.append(f"only conditionally: {', '.join(conditional)}")
-    if not enforcing or unapproved:
+    if unknown:
+        evidence["cannotTell"] = unknown
+    if not enforcing and unknown:
+        yield Result(
+            resource,
+            Status.ERROR,
+            f"cannot tell whether these policies require MFA: {'; '.join(unknown)}",
+            evidence,
+        )
+    elif not enforcing or unapproved:
         yield Result(resource, Status.FAIL, "; ".join(problems), evidence)
     else:
         notes = f" ({'; '.join(problems)})" if problems else ""

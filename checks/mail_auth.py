@@ -1,34 +1,72 @@
-"""SPF, DKIM and DMARC for every accepted domain that sends mail (judged from DNS answers in
-the snapshot: no lookups here). Evaluated with dnspython answers and the rules of RFC 7208 and
-RFC 7489 directly, so the checks stay pure functions of the snapshot."""
+"""SPF, DKIM and DMARC for every accepted domain that sends mail, judged from the DNS answers
+in the snapshot (no lookups here) by the rules of RFC 7208 and RFC 7489 in full. A DNS answer
+that failed or is missing is never a verdict: the result is `error`, naming the lookup.
+docs/check-rules.md lists each rule with the section it comes from."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from auditor.judge import CheckContext, Result, Status, check
-from auditor.mail.dmarc import dmarc_records, dmarc_tags, organisational_domain
+from auditor.mail.dmarc import dmarc_records, looks_like_dmarc, organisational_domain
+from auditor.mail.dmarc import parse as parse_dmarc
 from auditor.mail.domains import sending_domains
-from auditor.mail.spf import LOOKUP_TERMS, spf_records, spf_terms
+from auditor.mail.spf import LOOKUP_TERMS, SpfRecord, spf_records
+from auditor.mail.spf import parse as parse_spf
 
 EXCHANGE_SPF = "spf.protection.outlook.com"
 _POLICY_RANK = {"none": 0, "quarantine": 1, "reject": 2}
 
 
-def _domains(ctx: CheckContext) -> list[str]:
+def _judged(ctx: CheckContext, domains: list[str]) -> list[str]:
     exempt = {d.lower() for d in ctx.baseline.mail_authentication.get("exemptDomains") or ()}
     disabled = {
         str(d["DomainName"]).lower()
         for d in ctx.source("exchange.acceptedDomains")
         if d.get("SendingFromDomainDisabled")
     }
-    return [
-        d
-        for d in sending_domains(ctx.source("exchange.acceptedDomains"))
-        if d not in exempt and d not in disabled
-    ]
+    return [d for d in domains if d not in exempt and d not in disabled]
+
+
+def _domains(ctx: CheckContext) -> list[str]:
+    """Accepted domains whose DNS the tenant runs and that may send mail."""
+    return _judged(ctx, sending_domains(ctx.source("exchange.acceptedDomains")))
+
+
+def _microsoft_domains(ctx: CheckContext) -> list[str]:
+    """The initial and any other .onmicrosoft.com domain: Microsoft runs their DNS, but
+    whether Exchange Online signs their mail is the tenant's setting."""
+    names = sorted(str(d["DomainName"]).lower() for d in ctx.source("exchange.acceptedDomains"))
+    return _judged(ctx, [n for n in names if n.endswith(".onmicrosoft.com")])
+
+
+def _apex_unseen(queries: Mapping[str, Any], domain: str) -> str | None:
+    """A verified domain the resolver says does not exist: its answers cannot be trusted."""
+    for rdtype in ("TXT", "MX"):
+        answer = _answer(queries, rdtype, domain) or {}
+        if answer.get("status") == "nxdomain":
+            return (
+                f"the resolver answers that {domain} does not exist (NXDOMAIN for {rdtype}), "
+                "though it is an accepted domain of the tenant: its DNS answers cannot be "
+                "trusted; use "
+                "--dns-server with a resolver that sees public DNS"
+            )
+    return None
+
+
+def _failed(answer: Mapping[str, Any] | None, rdtype: str, name: str) -> str | None:
+    """Why an answer cannot be used: missing from the snapshot, or a DNS error."""
+    if answer is None:
+        return f"{rdtype} {name} is not in the snapshot"
+    if answer.get("status") == "error":
+        return f"the {rdtype} lookup of {name} failed ({answer.get('error') or 'DNS error'})"
+    return None
+
+
+def _void(answer: Mapping[str, Any]) -> bool:
+    return answer.get("status") in ("nxdomain", "nodata") or not answer.get("answers")
 
 
 def _answer(queries: Mapping[str, Any], rdtype: str, name: str) -> Mapping[str, Any] | None:
@@ -61,56 +99,135 @@ def _smart_host_route(ctx: CheckContext) -> str | None:
 
 @dataclass
 class SpfEvaluation:
+    """What a receiver's check_host() meets evaluating the domain's record, counted over every
+    term it can reach (terms after a record's first `all` are never evaluated)."""
+
     lookups: int = 0
-    void: int = 0
-    names: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)  # permerror: the record is broken
-    missing: list[str] = field(default_factory=list)  # not in the snapshot: cannot judge
-    final_all: str | None = None
+    void4: list[str] = field(default_factory=list)  # void lookups seen by an IPv4 sender
+    void6: list[str] = field(default_factory=list)  # and by an IPv6 sender
+    names: list[str] = field(default_factory=list)  # records evaluated
+    permerrors: list[str] = field(default_factory=list)  # the record is broken
+    unknown: list[str] = field(default_factory=list)  # cannot be judged from the snapshot
+    policy: str | None = None  # the effective record's first all (`-all`), after redirects
+    none: bool = False  # the domain publishes no SPF record at all
+    exchange: bool = False  # spf.protection.outlook.com is reached by `+` includes
+    deprecated: list[str] = field(default_factory=list)  # ptr (5.5)
 
 
 def evaluate_spf(queries: Mapping[str, Any], domain: str) -> SpfEvaluation:
     result = SpfEvaluation()
 
-    def visit(name: str, depth: int, top: bool) -> None:
-        if depth > 10:
-            result.errors.append(f"includes nest deeper than 10 at {name}")
-            return
+    def record_of(name: str, how: str) -> SpfRecord | None:
         answer = _answer(queries, "TXT", name)
-        if answer is None:
-            result.missing.append(name)
-            return
-        if answer.get("status") == "error":
-            result.missing.append(f"{name} ({answer.get('error', 'DNS error')})")
-            return
+        problem = _failed(answer, "TXT", name)
+        if problem:
+            result.unknown.append(problem)
+            return None
+        assert answer is not None
         records = spf_records(answer.get("answers") or ())
         if not records:
-            if top:
-                result.errors.append("no v=spf1 record")
+            if how == "the domain":
+                result.none = True
             else:
-                result.void += 1 if answer.get("status") in ("nxdomain", "nodata") else 0
-                result.errors.append(f"{name} has no SPF record")
-            return
+                if _void(answer):
+                    result.void4.append(f"TXT {name}")
+                    result.void6.append(f"TXT {name}")
+                result.permerrors.append(
+                    f"{how} {name} publishes no SPF record (permerror: 5.2, 6.1)"
+                )
+            return None
         if len(records) > 1:
-            result.errors.append(f"{name} has {len(records)} v=spf1 records (exactly one allowed)")
-            return
-        result.names.append(name)
-        terms = spf_terms(records[0])
-        redirect = None
-        for qualifier, term, value in terms:
-            if term in LOOKUP_TERMS:
-                result.lookups += 1
-            if term == "include" and qualifier != "=" and value and "%" not in value:
-                visit(value.lower(), depth + 1, False)
-            elif term == "redirect" and qualifier == "=":
-                redirect = value.lower()
-            elif term == "all" and top:
-                result.final_all = qualifier + "all"
-        if redirect and top and result.final_all is None and "%" not in redirect:
-            visit(redirect, depth + 1, True)
+            result.permerrors.append(
+                f"{name} has {len(records)} v=spf1 records; exactly one is allowed (4.5)"
+            )
+            return None
+        parsed = parse_spf(records[0])
+        where = "" if how == "the domain" else f"{how} {name}: "
+        result.permerrors += [f"{where}{e}" for e in parsed.errors]
+        return parsed
 
-    visit(domain, 0, True)
+    def visit(name: str, how: str, depth: int, authorises: bool) -> str | None:
+        """Evaluate the record at `name`; return its effective `all` (via redirects)."""
+        if depth > 10:
+            result.permerrors.append(f"{name}: includes and redirects nest deeper than 10")
+            return None
+        parsed = record_of(name, how)
+        if parsed is None:
+            return None
+        result.names.append(name)
+        for term in parsed.evaluated:
+            if term.name in LOOKUP_TERMS:
+                result.lookups += 1
+            target = (term.target or name).lower().rstrip(".")
+            if term.has_macro and term.name in ("include", "a", "mx", "exists"):
+                if term.name == "include":
+                    result.unknown.append(
+                        f"`{term.text}` depends on the sender: the lookups behind it cannot "
+                        "be counted"
+                    )
+                continue
+            if term.name == "include":
+                plus = authorises and term.qualifier == "+"
+                if target == EXCHANGE_SPF and plus:
+                    result.exchange = True
+                visit(target, f"`{term.text}` leads to", depth + 1, plus)
+            elif term.name == "a":
+                for rdtype, voids in (("A", result.void4), ("AAAA", result.void6)):
+                    answer = _answer(queries, rdtype, target)
+                    problem = _failed(answer, rdtype, target)
+                    if problem:
+                        result.unknown.append(problem)
+                    elif _void(answer or {}):
+                        voids.append(f"{rdtype} {target} (`{term.text}`)")
+            elif term.name == "mx":
+                answer = _answer(queries, "MX", target)
+                problem = _failed(answer, "MX", target)
+                if problem:
+                    result.unknown.append(problem)
+                    continue
+                assert answer is not None
+                if _void(answer):
+                    result.void4.append(f"MX {target} (`{term.text}`)")
+                    result.void6.append(f"MX {target} (`{term.text}`)")
+                hosts = len(answer.get("answers") or ())
+                if hosts > 10:
+                    result.permerrors.append(
+                        f"`{term.text}`: {target} has {hosts} MX hosts, over the 10 a receiver "
+                        "may look up (4.6.4)"
+                    )
+            elif term.name == "exists":
+                answer = _answer(queries, "A", target)
+                problem = _failed(answer, "A", target)
+                if problem:
+                    result.unknown.append(problem)
+                elif _void(answer or {}):
+                    result.void4.append(f"A {target} (`{term.text}`)")
+                    result.void6.append(f"A {target} (`{term.text}`)")
+            elif term.name == "ptr":
+                result.deprecated.append(term.text)
+        first_all = parsed.first_all
+        if first_all is not None:
+            return first_all.qualifier + "all"
+        redirect = parsed.redirect
+        if redirect is None:
+            return None
+        result.lookups += 1
+        if redirect.has_macro:
+            result.unknown.append(f"`{redirect.text}` depends on the sender: cannot be followed")
+            return None
+        target = str(redirect.target).lower().rstrip(".")
+        if target == EXCHANGE_SPF and authorises:
+            result.exchange = True
+        return visit(target, f"`{redirect.text}` leads to", depth + 1, authorises)
+
+    result.policy = visit(domain, "the domain", 0, True)
     return result
+
+
+_ALL_MEANING = {
+    "+all": "+all passes every sender in the world",
+    "?all": "?all says nothing about senders it does not list (neutral)",
+}
 
 
 @check(
@@ -120,47 +237,75 @@ def evaluate_spf(queries: Mapping[str, Any], domain: str) -> SpfEvaluation:
     severity="high",
     requires=("exchange.acceptedDomains", "exchange.outboundConnectors", "dns.records"),
     ndr=("5.7.23", "5.7.509"),
-    remediation="""Publish exactly one TXT record starting v=spf1 at each sending domain,
-    include spf.protection.outlook.com when mail leaves through Exchange Online (or the smart
-    host's own include when it leaves through one), end it with -all or ~all, and keep it
-    under 10 DNS-querying terms in all (include, a, mx, ptr, exists, redirect, counted through
-    every include): flatten or drop includes of services that no longer send for you.""",
+    remediation="""Publish exactly one TXT record starting v=spf1 at each sending domain, valid
+    as RFC 7208 writes it (the reason names the term to fix); include
+    spf.protection.outlook.com when mail leaves through Exchange Online (or the smart host's
+    own include when it leaves through one); end it with -all or ~all, and put nothing but
+    modifiers after that; keep it under 10 DNS-querying terms in all (include, a, mx, ptr,
+    exists, redirect, counted through every include) and under 3 lookups that find nothing:
+    flatten or drop includes of services that no longer send for you.""",
 )
 def spf(ctx: CheckContext) -> Iterator[Result]:
     queries = ctx.source("dns.records")["queries"]
     route = _smart_host_route(ctx)
     for domain in _domains(ctx):
+        resource = f"domain:{domain}"
+        unseen = _apex_unseen(queries, domain)
+        if unseen:
+            yield Result(resource, Status.ERROR, unseen)
+            continue
         evaluation = evaluate_spf(queries, domain)
         evidence = {
             "lookups": evaluation.lookups,
-            "voidLookups": evaluation.void,
+            "voidLookups": {"ipv4": evaluation.void4, "ipv6": evaluation.void6},
             "recordsEvaluated": evaluation.names,
-            "all": evaluation.final_all,
+            "all": evaluation.policy,
             "smartHostRoute": route,
             "mxGateway": _mx_gateway(queries, domain),
         }
-        resource = f"domain:{domain}"
-        if evaluation.missing:
+        if evaluation.deprecated:
+            evidence["ptrTerms"] = evaluation.deprecated
+        broken = list(evaluation.permerrors)
+        if evaluation.lookups > 10:
+            broken.append(f"{evaluation.lookups} DNS-querying terms, over the limit of 10 (4.6.4)")
+        for family, voids in (("IPv4", evaluation.void4), ("IPv6", evaluation.void6)):
+            if len(voids) > 2:
+                broken.append(
+                    f"{len(voids)} lookups that find nothing for an {family} sender, over the "
+                    f"limit of 2 (4.6.4): {', '.join(voids)}"
+                )
+                break
+        if broken:
             yield Result(
                 resource,
-                Status.ERROR,
-                f"DNS answers missing for {', '.join(evaluation.missing)}: cannot evaluate SPF",
+                Status.FAIL,
+                "permerror, which receivers and DMARC count as a failed SPF check: "
+                + "; ".join(dict.fromkeys(broken)),
                 evidence,
             )
             continue
-        problems = list(evaluation.errors)
-        if evaluation.lookups > 10:
-            problems.append(
-                f"{evaluation.lookups} DNS-querying terms, over the limit of 10 (permerror: "
-                "receivers treat the record as broken)"
+        if evaluation.unknown:
+            yield Result(
+                resource,
+                Status.ERROR,
+                "cannot evaluate SPF in full: " + "; ".join(dict.fromkeys(evaluation.unknown)),
+                evidence,
             )
-        if evaluation.void > 2:
-            problems.append(f"{evaluation.void} void lookups, over the limit of 2")
-        if evaluation.names and evaluation.final_all not in ("-all", "~all"):
-            problems.append(f"ends in {evaluation.final_all or 'no all'}, not -all or ~all")
-        if evaluation.names and route is None and EXCHANGE_SPF not in evaluation.names:
+            continue
+        problems = []
+        if evaluation.none:
+            problems.append("no v=spf1 record")
+        elif evaluation.policy not in ("-all", "~all"):
+            meaning = _ALL_MEANING.get(
+                str(evaluation.policy), "senders it does not list are neutral"
+            )
             problems.append(
-                f"does not include {EXCHANGE_SPF}, yet mail leaves through Exchange Online"
+                f"the first all is {evaluation.policy or 'missing'}, not -all or ~all: {meaning}"
+            )
+        if not evaluation.none and route is None and not evaluation.exchange:
+            problems.append(
+                f"does not authorise {EXCHANGE_SPF} (an include with the + qualifier, before "
+                "the first all), yet mail leaves through Exchange Online"
             )
         if problems:
             yield Result(resource, Status.FAIL, "; ".join(problems), evidence)
@@ -169,15 +314,9 @@ def spf(ctx: CheckContext) -> Iterator[Result]:
             yield Result(
                 resource,
                 Status.PASS,
-                f"one SPF record, {evaluation.lookups} lookups, {evaluation.final_all}, {via}",
+                f"one valid SPF record, {evaluation.lookups} lookups, {evaluation.policy}, {via}",
                 evidence,
             )
-
-
-def _cname(queries: Mapping[str, Any], name: str) -> str | None:
-    answer = _answer(queries, "CNAME", name) or {}
-    answers = answer.get("answers") or ()
-    return str(answers[0]).lower().rstrip(".") if answers else None
 
 
 @check(
@@ -189,33 +328,68 @@ def _cname(queries: Mapping[str, Any], name: str) -> str | None:
     ndr=("5.7.509", "5.7.26"),
     remediation="""Publish the two CNAME records selector1._domainkey and selector2._domainkey
     for each domain, pointing at the targets Get-DkimSigningConfig (or the Defender portal,
-    Email authentication settings > DKIM) shows, then enable DKIM signing for the domain.
+    Email authentication settings > DKIM) shows, then enable DKIM signing for the domain
+    (the .onmicrosoft.com domains need only signing enabled: Microsoft publishes their keys).
     Without DKIM, a domain with a strict DMARC policy has its own mail rejected whenever SPF
     alignment breaks (forwarding, smart hosts).""",
 )
 def dkim(ctx: CheckContext) -> Iterator[Result]:
     queries = ctx.source("dns.records")["queries"]
     configs = {str(c["Domain"]).lower(): c for c in ctx.source("exchange.dkimSigningConfig")}
-    for domain in _domains(ctx):
+    for domain in _microsoft_domains(ctx):
         resource = f"domain:{domain}"
         config = configs.get(domain)
         if config is None:
             yield Result(resource, Status.FAIL, "no DKIM signing configuration in Exchange Online")
+        elif not config.get("Enabled"):
+            yield Result(
+                resource,
+                Status.FAIL,
+                "DKIM signing is disabled in Exchange Online for this Microsoft-run domain",
+                {"Enabled": False},
+            )
+        else:
+            yield Result(
+                resource,
+                Status.PASS,
+                "signing enabled (Microsoft publishes the keys of .onmicrosoft.com domains)",
+                {"Enabled": True},
+            )
+    for domain in _domains(ctx):
+        resource = f"domain:{domain}"
+        unseen = _apex_unseen(queries, domain)
+        if unseen:
+            yield Result(resource, Status.ERROR, unseen)
             continue
-        problems = []
+        config = configs.get(domain)
+        if config is None:
+            yield Result(resource, Status.FAIL, "no DKIM signing configuration in Exchange Online")
+            continue
+        problems, unknown = [], []
         if not config.get("Enabled"):
             problems.append("DKIM signing is disabled in Exchange Online")
         evidence: dict[str, Any] = {"Enabled": bool(config.get("Enabled"))}
         for selector, key in (("selector1", "Selector1CNAME"), ("selector2", "Selector2CNAME")):
+            name = f"{selector}._domainkey.{domain}"
             expected = str(config.get(key) or "").lower().rstrip(".")
-            found = _cname(queries, f"{selector}._domainkey.{domain}")
+            answer = _answer(queries, "CNAME", name)
+            failed = _failed(answer, "CNAME", name)
+            if failed:
+                unknown.append(failed)
+                evidence[selector] = {"expected": expected, "found": None, "lookup": failed}
+                continue
+            assert answer is not None
+            answers = answer.get("answers") or ()
+            found = str(answers[0]).lower().rstrip(".") if answers else None
             evidence[selector] = {"expected": expected, "found": found}
             if found is None:
-                problems.append(f"{selector}._domainkey.{domain} has no CNAME")
+                problems.append(f"{name} has no CNAME")
             elif expected and found != expected:
-                problems.append(f"{selector}._domainkey.{domain} points to {found}, not {expected}")
+                problems.append(f"{name} points to {found}, not {expected}")
         if problems:
             yield Result(resource, Status.FAIL, "; ".join(problems), evidence)
+        elif unknown:
+            yield Result(resource, Status.ERROR, "; ".join(unknown), evidence)
         else:
             yield Result(
                 resource, Status.PASS, "signing enabled; both selector CNAMEs are right", evidence
@@ -230,10 +404,11 @@ def dkim(ctx: CheckContext) -> Iterator[Result]:
     requires=("exchange.acceptedDomains", "dns.records"),
     ndr=("5.7.509",),
     remediation="""Publish one TXT record at _dmarc.<domain> such as
-    "v=DMARC1; p=quarantine; rua=mailto:dmarc-reports@<domain>", move p to quarantine and
-    then reject once the reports show only your own senders passing, keep pct at 100, and
-    set sp for subdomains. Without an enforcing DMARC policy anyone can send as the domain,
-    and the spam they send is held against it.""",
+    "v=DMARC1; p=quarantine; rua=mailto:dmarc-reports@<domain>" (v=DMARC1 first and exactly
+    so, p right after it, rua as mailto: addresses), move p to quarantine and then reject
+    once the reports show only your own senders passing, keep pct at 100, and set sp for
+    subdomains. Without an enforcing DMARC policy anyone can send as the domain, and the spam
+    they send is held against it.""",
 )
 def dmarc(ctx: CheckContext) -> Iterator[Result]:
     queries = ctx.source("dns.records")["queries"]
@@ -241,50 +416,70 @@ def dmarc(ctx: CheckContext) -> Iterator[Result]:
     minimum = str(settings.get("dmarcMinimumPolicy") or "quarantine")
     for domain in _domains(ctx):
         resource = f"domain:{domain}"
-        org = organisational_domain(domain)
-        own = _answer(queries, "TXT", f"_dmarc.{domain}")
-        inherited = org != domain
-        answer = own
-        if own is not None and not dmarc_records(own.get("answers") or ()) and inherited:
-            answer = _answer(queries, "TXT", f"_dmarc.{org}")
-        else:
-            inherited = False
-        if answer is None or answer.get("status") == "error":
-            yield Result(resource, Status.ERROR, "the DMARC lookup was not answered: cannot judge")
+        unseen = _apex_unseen(queries, domain)
+        if unseen:
+            yield Result(resource, Status.ERROR, unseen)
             continue
-        records = dmarc_records(answer.get("answers") or ())
-        where = f"_dmarc.{org}" if inherited else f"_dmarc.{domain}"
-        if not records:
-            yield Result(resource, Status.FAIL, f"no DMARC record at {where}", {"record": None})
+        found = _dmarc_record(queries, domain)
+        if isinstance(found, Result):
+            yield replace(found, resource=resource)
             continue
-        if len(records) > 1:
-            yield Result(
-                resource,
-                Status.FAIL,
-                f"{len(records)} DMARC records at {where}",
-                {"records": records},
+        record, where, inherited, notes = found
+        parsed = parse_dmarc(record)
+        policy = parsed.effective_policy(for_subdomain=inherited)
+        problems = list(parsed.problems)
+        if _POLICY_RANK[policy] < _POLICY_RANK[minimum]:
+            problems.append(
+                f"the policy in force is {policy}, weaker than the baseline's {minimum}"
             )
-            continue
-        tags = dmarc_tags(records[0])
-        policy = (tags.get("sp") if inherited and tags.get("sp") else tags.get("p", "")).lower()
-        problems = []
-        if policy not in _POLICY_RANK:
-            problems.append(f"policy {policy or '(missing)'} is not none, quarantine or reject")
-        elif _POLICY_RANK[policy] < _POLICY_RANK[minimum]:
-            problems.append(f"policy {policy} is weaker than the baseline's {minimum}")
-        if tags.get("pct", "100") != "100":
-            problems.append(f"pct={tags['pct']}: the policy applies to part of the mail only")
-        if settings.get("requireDmarcReports", True) and not tags.get("rua"):
-            problems.append("no rua: nobody receives the aggregate reports")
-        evidence = {"record": records[0], "at": where, "effectivePolicy": policy}
+        if parsed.pct < 100 and policy != "none":
+            problems.append(
+                f"pct={parsed.pct}: {policy} applies to {parsed.pct}% of failing mail only"
+            )
+        if settings.get("requireDmarcReports", True) and not parsed.reports:
+            problems.append("no valid rua (mailto:) address: nobody receives the aggregate reports")
+        evidence = {"record": record, "at": where, "effectivePolicy": policy, **notes}
         if problems:
             yield Result(resource, Status.FAIL, "; ".join(problems), evidence)
         else:
-            yield Result(
-                resource,
-                Status.PASS,
-                f"p={policy} at {where}, reports to {tags['rua']}"
-                if tags.get("rua")
-                else f"p={policy} at {where}",
-                evidence,
+            reports = f", reports to {', '.join(parsed.reports)}" if parsed.reports else ""
+            yield Result(resource, Status.PASS, f"p={policy} at {where}{reports}", evidence)
+
+
+def _dmarc_record(
+    queries: Mapping[str, Any], domain: str
+) -> tuple[str, str, bool, dict[str, Any]] | Result:
+    """The record that governs `domain` (6.6.3): its own, else (only after a clean answer
+    with none) its organisational domain's, where `sp` applies."""
+    notes: dict[str, Any] = {}
+    org = organisational_domain(domain)
+    for name, inherited in ((f"_dmarc.{domain}", False), (f"_dmarc.{org}", True)):
+        if inherited and org == domain:
+            break
+        answer = _answer(queries, "TXT", name)
+        failed = _failed(answer, "TXT", name)
+        if failed:
+            return Result("", Status.ERROR, f"{failed}: cannot tell which DMARC policy applies")
+        assert answer is not None
+        texts = list(answer.get("answers") or ())
+        records = dmarc_records(texts)
+        malformed = [t for t in texts if looks_like_dmarc(t) and t not in records]
+        if malformed:
+            notes.setdefault("ignored", []).extend(malformed)
+        if len(records) > 1:
+            return Result(
+                "",
+                Status.FAIL,
+                f"{len(records)} DMARC records at {name}: receivers then apply none (6.6.3)",
+                {"records": records},
             )
+        if records:
+            return records[0], name, inherited, notes
+    where = f"_dmarc.{domain}" + (f" or _dmarc.{org}" if org != domain else "")
+    message = f"no DMARC record at {where}"
+    if notes.get("ignored"):
+        message += (
+            f" (ignored: {'; '.join(notes['ignored'])}: the version must read exactly "
+            "v=DMARC1 and come first, 6.3)"
+        )
+    return Result("", Status.FAIL, message, {"record": None, **notes})

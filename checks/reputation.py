@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 from auditor.judge import CheckContext, Result, Status, check
 
@@ -29,6 +30,32 @@ REFUSALS = {
     "127.255.255.254": "query through a public or open resolver, which Spamhaus refuses",
     "127.255.255.255": "too many queries (over the free quota): use a Spamhaus DQS key zone",
 }
+
+
+def zone_distrust(zone: str, tests: Mapping[str, Any] | None) -> str | None:
+    """Why a zone's answers cannot be trusted, or None. RFC 5782 section 5: a DNSxL MUST list
+    127.0.0.2 and MUST NOT list 127.0.0.1; a resolver that answers NXDOMAIN for every name
+    (or a listing for every name) fails one of the two."""
+    if tests is None:
+        return f"{zone}: its RFC 5782 test entries were not looked up, so its answers prove nothing"
+    listed, unlisted = tests.get("listed") or {}, tests.get("unlisted") or {}
+    for label, answer in (("127.0.0.2", listed), ("127.0.0.1", unlisted)):
+        if answer.get("status") == "error":
+            return f"{zone}: the test entry {label} could not be looked up ({answer.get('error')})"
+    found, refused = judge_answer(zone, listed.get("answers") or ())
+    if listed.get("status") != "ok" or not found:
+        detail = "; ".join(refused) or f"answered {listed.get('status')}"
+        return (
+            f"{zone}: the resolver does not answer blocklist queries truthfully (the test "
+            f"entry 127.0.0.2, always listed, {detail}): use --dns-server with a resolver the "
+            "blocklist accepts"
+        )
+    if unlisted.get("status") == "ok" and unlisted.get("answers"):
+        return (
+            f"{zone}: the resolver answers a listing for 127.0.0.1, which no blocklist lists: "
+            "its answers cannot be trusted; use --dns-server"
+        )
+    return None
 
 
 def judge_answer(zone: str, answers: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -63,9 +90,18 @@ def judge_answer(zone: str, answers: Sequence[str]) -> tuple[list[str], list[str
 )
 def sending_ip_blocklisted(ctx: CheckContext) -> Iterator[Result]:
     data = ctx.source("dns.blocklists")
+    tests = data.get("zoneTests")
+    distrust = {
+        zone: zone_distrust(zone, (tests or {}).get(zone)) for zone in data.get("zones") or ()
+    }
+    unjudged_via: dict[str, list[str]] = {}  # connector -> its trace senders not judged
     for entry in data["addresses"]:
         listings, refusals, failures = [], [], []
         for zone, answer in sorted(entry["results"].items()):
+            reason = distrust.get(zone) or zone_distrust(zone, (tests or {}).get(zone))
+            if reason:
+                failures.append(reason)
+                continue
             status = answer.get("status")
             if status == "ok":
                 found, refused = judge_answer(zone, answer.get("answers") or ())
@@ -84,15 +120,48 @@ def sending_ip_blocklisted(ctx: CheckContext) -> Iterator[Result]:
                 evidence,
             )
         elif refusals or failures:
+            for source in entry["sources"]:
+                if source.startswith("message trace via "):
+                    connector = source.removeprefix("message trace via ")
+                    unjudged_via.setdefault(connector, []).append(entry["address"])
             yield Result(resource, Status.ERROR, "; ".join(refusals + failures), evidence)
         else:
             zones = ", ".join(sorted(entry["results"]))
             yield Result(
                 resource, Status.PASS, f"not listed on {zones} (used by {used_by})", evidence
             )
+    for host in data.get("unresolved") or ():
+        status = str(host.get("status") or "no answer").upper()
+        detail = f": {host['error']}" if host.get("error") else ""
+        yield Result(
+            f"host:{host['host']}",
+            Status.ERROR,
+            f"smart host {host['host']} of connector {host['connector']} did not resolve "
+            f"({status}{detail}): its addresses were not checked on any blocklist",
+            dict(host),
+        )
     for skipped in data.get("skipped") or ():
         resource = f"range:{skipped['entry']}"
-        if skipped.get("addresses"):
+        unjudged = unjudged_via.get(str(skipped.get("connector")), [])
+        untrusted = [reason for reason in distrust.values() if reason]
+        if skipped.get("addresses") and untrusted:
+            yield Result(
+                resource,
+                Status.ERROR,
+                f"{skipped['addresses']} addresses on connector {skipped['connector']}, to be "
+                f"judged through the addresses seen sending from it: {untrusted[0]}",
+                dict(skipped),
+            )
+        elif skipped.get("addresses") and unjudged:
+            yield Result(
+                resource,
+                Status.ERROR,
+                f"{skipped['addresses']} addresses on connector {skipped['connector']}, checked "
+                "through the addresses seen sending from it, and those could not be judged: "
+                f"{', '.join(unjudged)}",
+                dict(skipped),
+            )
+        elif skipped.get("addresses"):
             yield Result(
                 resource,
                 Status.PASS,

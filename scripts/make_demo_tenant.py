@@ -18,7 +18,11 @@ sys.path.insert(0, str(ROOT))
 
 # The DNS the demo tenant publishes is the fake DNS server's zone: the snapshot holds what
 # the real collector functions read from it, so live collection must give the same.
-from auditor.collect.collectors.dns_sources import mail_records, sending_addresses  # noqa: E402
+from auditor.collect.collectors.dns_sources import (  # noqa: E402
+    mail_records,
+    sending_addresses,
+    zone_tests,
+)
 from auditor.mail.domains import sending_domains  # noqa: E402
 from tests.fake_tenant.dns_server import load_zone, zone_lookup  # noqa: E402
 
@@ -911,7 +915,7 @@ def dns_records() -> dict:
 def dns_blocklists() -> dict:
     lookup = zone_lookup(load_zone())
     zone = "zen.spamhaus.org"
-    found, skipped = sending_addresses(
+    found, skipped, unresolved = sending_addresses(
         inbound_connectors(), outbound_connectors(), message_trace(), lookup, 16
     )
     addresses = []
@@ -927,9 +931,11 @@ def dns_blocklists() -> dict:
     return {
         "resolver": "demo",
         "zones": [zone],
+        "zoneTests": zone_tests(lookup, [zone]),
         "maxAddressesPerRange": 16,
         "addresses": addresses,
         "skipped": skipped,
+        "unresolved": unresolved,
     }
 
 

@@ -106,6 +106,7 @@ DEMO_PASSES = {
     },
     "AUTH-002": {
         "domain:tailspintoys.com",
+        "domain:tailspintoys.onmicrosoft.com",  # signing on; Microsoft runs its DNS
     },
     "AUTH-003": {
         "domain:tailspintoys.com",
@@ -213,8 +214,8 @@ class TestDemo:
         assert demo_json["summary"]["results"] == {
             "error": 1,
             "fail": 33,
-            "pass": 36,
-            "total": 71,
+            "pass": 37,
+            "total": 72,
             "waived": 1,
         }
 

@@ -258,3 +258,49 @@ class TestDeadline:
         assert statuses == {"CONN-001": "error", "DOM-002": "fail"}
         record = json.loads(target.read_text())["sources"]["exchange.inboundConnectors"]
         assert record["status"] == "error" and "deadline of 6 s passed" in record["error"]
+
+
+class TestResolverThatSeesNothing:
+    """A resolver that answers NXDOMAIN for every name (a sandbox, a filtering DNS service)
+    makes every address look unlisted and every domain look empty: nothing may pass."""
+
+    def test_blocklist_and_mail_authentication_are_errors_not_passes(self, fake):
+        from tests.fake_tenant.dns_server import FakeDns
+
+        with FakeDns({}) as blind:
+            args = [a for a in fake.cli_args()]
+            args[args.index("--dns-server") + 1] = blind.address
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "auditor",
+                    "run",
+                    "--baseline",
+                    str(DEMO_BASELINE),
+                    "--format",
+                    "json",
+                    "--check",
+                    "IP-001",
+                    "--check",
+                    "AUTH-001",
+                    "--check",
+                    "AUTH-003",
+                    *args,
+                ],
+                capture_output=True,
+                text=True,
+                timeout=300,
+                env=fake.env(M365_AUDIT_CLIENT_SECRET=fake.app.secret),
+            )
+        report = json.loads(done.stdout)
+        results = {c["id"]: c["results"] for c in report["checks"]}
+        ip_results = results["IP-001"]
+        assert ip_results and all(r["status"] == "error" for r in ip_results), ip_results
+        by_resource = {r["resource"]: r["message"] for r in ip_results}
+        assert "does not answer blocklist queries truthfully" in by_resource["ip:203.0.113.25"]
+        assert "did not resolve (NXDOMAIN)" in by_resource["host:mail.tailspintoys.com"]
+        for check in ("AUTH-001", "AUTH-003"):
+            assert results[check] and all(r["status"] == "error" for r in results[check])
+            assert "does not exist (NXDOMAIN" in results[check][0]["message"]
+        assert done.returncode == 2

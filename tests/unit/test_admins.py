@@ -85,6 +85,23 @@ def policy(
     }
 
 
+PHISHING_RESISTANT = {
+    "id": "00000000-0000-0000-0000-000000000004",
+    "displayName": "Phishing-resistant MFA",
+    "requirementsSatisfied": "mfa",
+    "allowedCombinations": ["windowsHelloForBusiness", "fido2", "x509CertificateMultiFactor"],
+}
+
+
+def strength(name, requirements="mfa", combinations=None):
+    return {
+        "id": f"s-{name}",
+        "displayName": name,
+        "requirementsSatisfied": requirements,
+        **({"allowedCombinations": combinations} if combinations is not None else {}),
+    }
+
+
 def adm001(
     active=(), eligible=(), groups=(), registration=(), policies=(), defaults=False, **baseline
 ):
@@ -190,12 +207,12 @@ class TestAdminsWithoutMfa:
         )
         assert result.status is Status.PASS
 
-    def test_authentication_strength_requires_mfa(self):
+    def test_a_phishing_resistant_strength_requires_mfa(self):
         result = one(
             adm001(
                 [assign(user("erin"))],
                 registration=[registered("erin")],
-                policies=[policy(controls=(), strength={"id": "phishing-resistant"})],
+                policies=[policy(controls=(), strength=PHISHING_RESISTANT)],
             )
         )
         assert result.status is Status.PASS
@@ -401,3 +418,147 @@ def test_missing_p1_licence_makes_the_check_error_with_that_reason():
     assert outcome.status is Status.ERROR
     assert outcome.results == ()
     assert "needs Entra ID P1" in outcome.reason
+
+
+class TestConditionalAccessReadInFull:
+    """A policy covers an admin only as far as all its data says: app exclusions, guest
+    settings and the real strength of an authentication strength."""
+
+    def erin(self, *policies, user_type="member", upn="erin"):
+        admin = user(upn)
+        details = {**registered(upn), "userType": user_type}
+        return one(adm001([assign(admin)], registration=[details], policies=list(policies)))
+
+    @pytest.mark.parametrize(
+        ("combinations", "single"),
+        [
+            (["password"], "password"),
+            (["password,microsoftAuthenticatorPush", "sms"], "sms"),
+            (["fido2", "email"], "email"),
+        ],
+    )
+    def test_a_strength_allowing_a_single_factor_is_not_mfa(self, combinations, single):
+        result = self.erin(policy(controls=(), strength=strength("Weak", "mfa", combinations)))
+        assert result.status is Status.FAIL
+        assert "no enabled Conditional Access policy requiring MFA applies" in result.message
+
+    def test_a_strength_that_does_not_satisfy_mfa_is_not_mfa(self):
+        weak = strength("Password only", "none", ["password"])
+        assert self.erin(policy(controls=(), strength=weak)).status is Status.FAIL
+
+    def test_an_empty_strength_is_not_mfa(self):
+        assert self.erin(policy(controls=(), strength=strength("Empty", "mfa", []))).status is (
+            Status.FAIL
+        )
+
+    def test_a_strength_whose_combinations_are_unknown_cannot_be_judged(self):
+        result = self.erin(policy(controls=(), strength={"id": "s-1", "displayName": "Custom"}))
+        assert result.status is Status.ERROR
+        assert "the combinations of authentication strength 'Custom' were not collected" in (
+            result.message
+        )
+
+    def test_mfa_or_a_single_factor_strength_can_be_passed_without_mfa(self):
+        weak = strength("Weak", "mfa", ["password"])
+        result = self.erin(policy(controls=("mfa",), operator="OR", strength=weak))
+        assert result.status is Status.FAIL
+
+    def test_mfa_and_a_strength_requires_mfa(self):
+        weak = strength("Weak", "mfa", ["password"])
+        result = self.erin(policy(controls=("mfa",), operator="AND", strength=weak))
+        assert result.status is Status.PASS
+
+    def test_excluded_apps_make_a_policy_conditional_and_are_named(self):
+        scoped = policy(apps=("All",))
+        scoped["conditions"]["applications"]["excludeApplications"] = ["app-portal"]
+        result = self.erin(scoped)
+        assert result.status is Status.FAIL
+        assert "not the apps it excludes: app-portal" in result.message
+
+    def test_a_guest_admin_excluded_as_a_guest_is_not_covered(self):
+        excluding = policy(
+            excludeGuestsOrExternalUsers={
+                "guestOrExternalUserTypes": "internalGuest,b2bCollaborationGuest",
+                "externalTenants": {"membershipKind": "all"},
+            }
+        )
+        result = self.erin(excluding, user_type="guest", upn="erin_x.example#EXT#")
+        assert result.status is Status.FAIL
+        assert "excluded from 'Require MFA'" in result.message
+        assert result.evidence["externalUserType"] == "b2bCollaborationGuest"
+
+    def test_a_member_admin_is_not_touched_by_guest_exclusions(self):
+        excluding = policy(
+            excludeGuestsOrExternalUsers={
+                "guestOrExternalUserTypes": "internalGuest,b2bCollaborationGuest",
+                "externalTenants": {"membershipKind": "all"},
+            }
+        )
+        assert self.erin(excluding).status is Status.PASS
+
+    def test_guests_of_named_tenants_cannot_be_judged_for_a_b2b_admin(self):
+        excluding = policy(
+            excludeGuestsOrExternalUsers={
+                "guestOrExternalUserTypes": "b2bCollaborationGuest",
+                "externalTenants": {"membershipKind": "enumerated", "members": ["t-1"]},
+            }
+        )
+        result = self.erin(excluding, user_type="guest", upn="erin_x.example#EXT#")
+        assert result.status is Status.ERROR
+        assert "excludes guests of some external tenants" in result.message
+
+    def test_a_policy_for_guests_of_all_tenants_covers_a_guest_admin(self):
+        for_guests = policy(
+            includeUsers=[],
+            includeGuestsOrExternalUsers={
+                "guestOrExternalUserTypes": "internalGuest,b2bCollaborationGuest",
+                "externalTenants": {"membershipKind": "all"},
+            },
+        )
+        assert self.erin(for_guests, user_type="guest", upn="erin_x.example#EXT#").status is (
+            Status.PASS
+        )
+        assert self.erin(for_guests).status is Status.FAIL  # a member is not a guest
+
+
+def adm002(*policies, defaults=False, **baseline):
+    return one(
+        judge(
+            "ADM-002",
+            {
+                "graph.conditionalAccessPolicies": list(policies),
+                "graph.securityDefaults": {"isEnabled": defaults},
+                "graph.roleAssignments": [],
+            },
+            **baseline,
+        )
+    )
+
+
+class TestPostureReadInFull:
+    def test_excluded_apps_mean_not_enforced_for_every_app(self):
+        scoped = policy()
+        scoped["conditions"]["applications"]["excludeApplications"] = ["app-portal"]
+        result = adm002(scoped)
+        assert result.status is Status.FAIL
+        assert "not the apps it excludes: app-portal" in result.message
+
+    def test_excluded_guests_are_named_as_an_exclusion(self):
+        excluding = policy(
+            excludeGuestsOrExternalUsers={"guestOrExternalUserTypes": "b2bCollaborationGuest"}
+        )
+        result = adm002(excluding)
+        assert result.status is Status.FAIL
+        assert "guests and external users (b2bCollaborationGuest)" in result.message
+
+    def test_a_single_factor_strength_does_not_enforce_mfa(self):
+        weak = strength("Weak", "mfa", ["password"])
+        assert adm002(policy(controls=(), strength=weak)).status is Status.FAIL
+
+    def test_a_strength_of_unknown_combinations_is_an_error(self):
+        result = adm002(policy(controls=(), strength={"id": "s-1", "displayName": "Custom"}))
+        assert result.status is Status.ERROR
+        assert "cannot tell whether these policies require MFA" in result.message
+
+    def test_a_phishing_resistant_strength_enforces_mfa(self):
+        assert adm002(policy(controls=(), strength=PHISHING_RESISTANT)).status is Status.PASS

@@ -11,13 +11,17 @@ from auditor.collect.dnsquery import Lookup
 from auditor.collect.http import ApiError
 from auditor.mail.dmarc import organisational_domain
 from auditor.mail.domains import sending_domains
-from auditor.mail.spf import spf_records, spf_targets
+from auditor.mail.spf import parse, spf_records
 
 MAX_SPF_NAMES = 40  # far past the 10-lookup limit: enough to prove a record breaks it
 
 
 def mail_records(lookup: Lookup, domains: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """Every answer the AUTH checks need, keyed `TYPE name`."""
+    """Every answer the AUTH checks need, keyed `TYPE name`: the domain's own TXT and MX
+    (which also show whether the resolver sees the domain at all), the DKIM selector CNAMEs,
+    DMARC at the domain and at its organisational domain, and for SPF every record an
+    evaluation can reach with the lookups its terms make (A/AAAA for `a`, MX for `mx`, A for
+    `exists`), so void lookups and MX counts can be judged (RFC 7208 4.6.4)."""
     queries: dict[str, dict[str, Any]] = {}
 
     def ask(rdtype: str, name: str) -> dict[str, Any]:
@@ -41,8 +45,25 @@ def mail_records(lookup: Lookup, domains: Iterable[str]) -> dict[str, dict[str, 
                 continue
             seen.add(name)
             answer = ask("TXT", name)
-            for record in spf_records(answer.get("answers") or ()):
-                pending.extend(spf_targets(record))
+            records = spf_records(answer.get("answers") or ())
+            if len(records) != 1:
+                continue  # none or several: the check judges that, nothing to follow
+            parsed = parse(records[0])
+            for term in parsed.evaluated:
+                target = (term.target or name).lower().rstrip(".")
+                if term.has_macro:
+                    continue  # depends on the sender: nothing to look up in advance
+                if term.name == "include":
+                    pending.append(target)
+                elif term.name == "a":
+                    ask("A", target)
+                    ask("AAAA", target)
+                elif term.name == "mx":
+                    ask("MX", target)
+                elif term.name == "exists":
+                    ask("A", target)
+            if parsed.redirect is not None and not parsed.redirect.has_macro:
+                pending.append(str(parsed.redirect.target).lower().rstrip("."))
     return dict(sorted(queries.items()))
 
 
@@ -76,11 +97,13 @@ def sending_addresses(
     trace: Mapping[str, Any],
     lookup: Lookup,
     max_per_range: int,
-) -> tuple[dict[str, set[str]], list[dict[str, Any]]]:
-    """Addresses that send the tenant's mail, with where each came from, and the ranges too
-    large to expand (their senders seen in message trace are checked instead)."""
+) -> tuple[dict[str, set[str]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Addresses that send the tenant's mail, with where each came from; the ranges too large
+    to expand (their senders seen in message trace are checked instead); and the smart hosts
+    whose names did not resolve (their addresses could not be checked)."""
     found: dict[str, set[str]] = {}
     skipped = []
+    unresolved = []
     ranges: list[tuple[int, int, str]] = []
     for connector in inbound:
         if connector.get("ConnectorType") != "OnPremises":
@@ -126,14 +149,41 @@ def sending_addresses(
                 continue
             except ValueError:
                 pass
-            for address in lookup(str(host), "A").get("answers") or ():
+            answer = lookup(str(host), "A")
+            if answer.get("status") != "ok" or not answer.get("answers"):
+                unresolved.append(
+                    {
+                        "host": str(host),
+                        "connector": str(connector["Name"]),
+                        "status": answer.get("status"),
+                        "error": answer.get("error", ""),
+                    }
+                )
+            for address in answer.get("answers") or ():
                 found.setdefault(address, set()).add(label)
-    return found, skipped
+    return found, skipped, unresolved
+
+
+# RFC 5782 section 5: an IPv4 DNSxL MUST list 127.0.0.2 and MUST NOT list 127.0.0.1. A
+# resolver that answers NXDOMAIN to everything fails the first; one that answers every name
+# fails the second. Either way, its answers about real addresses mean nothing.
+TEST_LISTED = "127.0.0.2"
+TEST_UNLISTED = "127.0.0.1"
+
+
+def zone_tests(lookup: Lookup, zones: Iterable[str]) -> dict[str, dict[str, Any]]:
+    return {
+        zone: {
+            "listed": lookup(f"{_reverse(TEST_LISTED)}.{zone}", "A"),
+            "unlisted": lookup(f"{_reverse(TEST_UNLISTED)}.{zone}", "A"),
+        }
+        for zone in zones
+    }
 
 
 def blocklists(ctx: CollectContext) -> dict[str, Any]:
     dns = ctx.need_dns()
-    found, skipped = sending_addresses(
+    found, skipped, unresolved = sending_addresses(
         ctx.dependencies["exchange.inboundConnectors"],
         ctx.dependencies["exchange.outboundConnectors"],
         ctx.dependencies["exchange.messageTrace"],
@@ -155,7 +205,9 @@ def blocklists(ctx: CollectContext) -> dict[str, Any]:
     return {
         "resolver": dns.label,
         "zones": list(ctx.dnsbl_zones),
+        "zoneTests": zone_tests(dns.query, ctx.dnsbl_zones),
         "maxAddressesPerRange": ctx.dnsbl_max_addresses,
         "addresses": addresses,
         "skipped": skipped,
+        "unresolved": unresolved,
     }

@@ -43,6 +43,7 @@ ENV = {
     "federated": "M365_AUDIT_FEDERATED",
     "federated_audience": "M365_AUDIT_FEDERATED_AUDIENCE",
     "deadline": "M365_AUDIT_DEADLINE",
+    "max_snapshot_age": "M365_AUDIT_MAX_SNAPSHOT_AGE",
     "cloud": "M365_AUDIT_CLOUD",
     "authority": "M365_AUDIT_AUTHORITY",
     "graph_url": "M365_AUDIT_GRAPH_URL",
@@ -170,6 +171,17 @@ def _add_live_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_snapshot_age(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-snapshot-age",
+        type=float,
+        default=_env("max_snapshot_age", "7"),  # a string: argparse converts and checks it
+        metavar="DAYS",
+        help="warn, on stderr and in the report, when --snapshot was collected longer ago "
+        f"than this (default 7) [{ENV['max_snapshot_age']}]",
+    )
+
+
 def _add_deadline(group: argparse._ActionsContainer) -> None:
     group.add_argument(
         "--deadline",
@@ -291,6 +303,7 @@ def _parser() -> argparse.ArgumentParser:
         help="lowest severity of a failure that makes the exit code 1 (default: low) "
         f"[{ENV['fail_on']}]",
     )
+    _add_snapshot_age(run)
     _add_live_options(run)
 
     collect = sub.add_parser("collect", help="read a live tenant into a snapshot file")
@@ -315,6 +328,7 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument(
         "--fail-on", choices=[s.value for s in Severity], default=_env("fail_on", "low")
     )
+    _add_snapshot_age(explain)
     _add_live_options(explain)
 
     checks = sub.add_parser("checks", help="the available checks")
@@ -361,6 +375,12 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--snapshot", type=Path, required=True, metavar="FILE")
     init.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    init.add_argument(
+        "--approve-risky",
+        action="store_true",
+        help="also approve what the risk checks fail (a new connector, a wide range, `*` "
+        "sender domains, an unverified domain), each with a note saying why it was risky",
+    )
     return parser
 
 
@@ -419,12 +439,15 @@ def _live(args: argparse.Namespace) -> run.Collect:
 
 
 def _target(args: argparse.Namespace) -> run.Target:
+    if args.max_snapshot_age <= 0:
+        raise UsageError("--max-snapshot-age must be above 0")
     return run.Target(
         demo=args.demo,
         snapshot=args.snapshot,
         tenant=args.tenant,
         collect=_live(args),
         save_snapshot=getattr(args, "save_snapshot", None),
+        max_snapshot_age=args.max_snapshot_age,
     )
 
 
@@ -495,7 +518,7 @@ def _cmd_permissions(args: argparse.Namespace) -> int:
 
 
 def _cmd_baseline_init(args: argparse.Namespace) -> int:
-    return baseline.init(args.snapshot, args.output, args.force)
+    return baseline.init(args.snapshot, args.output, args.force, discover(), args.approve_risky)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

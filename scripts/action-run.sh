@@ -6,6 +6,8 @@ set -uo pipefail
 
 out="${INPUT_OUTPUT_DIR:-m365-audit}"
 mkdir -p "$out"
+# A report left by an earlier run must not stand in for this one's.
+rm -f "$out/report.json" "$out/summary.md"
 
 args=(run --federated github --quiet
       --tenant "${INPUT_TENANT:?the tenant input is required}"
@@ -42,18 +44,19 @@ if [ -f "$out/report.json" ]; then
 import json, sys
 report = json.load(open(sys.argv[1]))
 checks = report["summary"]["checks"]
-print(report["status"], checks["fail"], checks["error"])
+print(report["status"], checks["fail"], checks["error"], report["summary"].get("unjudged", 0))
 PY
 )
-  read -r result failed errored <<< "$summary"
+  read -r result failed errored unjudged <<< "$summary"
 else
-  result=error failed=0 errored=0
+  result=error failed=0 errored=0 unjudged=0
 fi
 if [ -n "${GITHUB_OUTPUT:-}" ]; then
   {
     echo "status=$result"
     echo "failed=$failed"
     echo "errored=$errored"
+    echo "unjudged=$unjudged"
     echo "report-path=$out/report.json"
     echo "exit-code=$status"
   } >> "$GITHUB_OUTPUT"

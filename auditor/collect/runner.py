@@ -41,15 +41,54 @@ class CollectOptions:
     deadline: float = DEFAULT_DEADLINE  # seconds for the whole collection, sign-in included
 
 
-def _failure_reason(name: str, exc: ApiError) -> str:
+def _api_cause(name: str, exc: ApiError, delegated: bool) -> dict[str, str]:
+    """What kind of failure an API answer was, and what to change: said once per root cause
+    in reports, however many sources it stopped."""
     info = describe(name)
-    reason = exc.message
-    if exc.status in (401, 403):
-        grant = f"grant {info.permission}"
-        if info.licence:
-            grant += f" (needs {info.licence})"
-        reason = f"{reason}; {grant}"
-    return reason
+    summary = exc.message or f"HTTP {exc.status}"
+    if exc.status not in (401, 403):
+        return {"kind": "service", "summary": summary}
+    service = "Exchange Online" if info.service == "exchange" else "Microsoft Graph"
+    summary = f"{service} refused access: {summary}"
+    if info.licence and "licen" in exc.message.lower():
+        return {
+            "kind": "licence",
+            "summary": summary,
+            "fix": f"the tenant needs {info.licence} to read {info.api}",
+        }
+    if info.service == "exchange":
+        if delegated:
+            fix = (
+                "sign in as an admin who holds the Entra role Global Reader (or another role "
+                "that reads Exchange Online), with the delegated Exchange.Manage permission "
+                "consented"
+            )
+        elif exc.status == 403:
+            # The gateway's 403 (often a body of NUL bytes) is the app without a directory role.
+            fix = "assign the Entra role Global Reader to the app's service principal"
+        else:
+            fix = (
+                "grant the app the application permission Exchange.ManageAsApp (Office 365 "
+                "Exchange Online) with admin consent, and the Entra role Global Reader"
+            )
+    elif delegated:
+        fix = (
+            f"consent to the delegated Microsoft Graph permission {info.permission}, and sign "
+            "in as an admin whose role can read it (Global Reader does)"
+        )
+    else:
+        fix = (
+            f"grant the app the Microsoft Graph application permission {info.permission} "
+            "with admin consent"
+        )
+    if info.licence:
+        fix += f" (the tenant needs {info.licence})"
+    return {"kind": "permission", "summary": summary, "fix": fix}
+
+
+def _reason(cause: dict[str, str]) -> str:
+    """The one-line error kept beside the cause: what happened, then what to do."""
+    return f"{cause['summary']}; {cause['fix']}" if cause.get("fix") else cause["summary"]
 
 
 class Collector:
@@ -71,6 +110,7 @@ class Collector:
         self.deadline = http.deadline
         self.missed: list[str] = []  # sources the deadline stopped
         self.exchange_problem = ""  # why Exchange could not be reached at all
+        self.delegated = isinstance(getattr(tokens, "credential", None), DeviceCode)
 
     def _clients(self, services: set[str]) -> tuple[GraphClient | None, ExchangeClient | None]:
         """Tokens first, before any thread starts: an auth failure stops the run at once."""
@@ -91,7 +131,7 @@ class Collector:
                 )
                 return graph, None
             anchor = f"{APP_ANCHOR}{tenant_id}"
-            if isinstance(getattr(self.tokens, "credential", None), DeviceCode):
+            if self.delegated:
                 # Delegated: the gateway is anchored on the signed-in admin's mailbox.
                 user = claims.get("upn") or claims.get("preferred_username")
                 if user:
@@ -136,7 +176,10 @@ class Collector:
             info = describe(name)
             for dependency in info.depends:
                 if futures[dependency].result()["status"] != "ok":
-                    return self._error(name, f"not collected: {dependency} failed")
+                    summary = f"not collected: {dependency} failed"
+                    return self._error(
+                        name, {"kind": "dependency", "summary": summary, "source": dependency}
+                    )
             context = CollectContext(
                 graph=graph,
                 exchange=exchange,
@@ -150,26 +193,31 @@ class Collector:
                 progress=self.progress,
             )
             if info.collect is None:
-                return self._error(name, "no collector for this source (plugin source)")
+                return self._error(
+                    name,
+                    {"kind": "plugin", "summary": "no collector for this source (plugin source)"},
+                )
             if info.service == "exchange" and exchange is None and self.exchange_problem:
-                return self._error(name, self.exchange_problem)
+                return self._error(name, {"kind": "tenant-id", "summary": self.exchange_problem})
             self.progress(f"{name}: collecting ({info.api})")
             try:
                 self.deadline.check(f"{name} was collected")
                 result = info.collect(context)
             except DeadlineExceeded as exc:
                 self.missed.append(name)
-                return self._error(name, str(exc))
+                fix = "give --deadline more seconds, or audit fewer checks (--check)"
+                return self._error(name, {"kind": "deadline", "summary": str(exc), "fix": fix})
             except ApiError as exc:
-                return self._error(name, _failure_reason(name, exc))
+                return self._error(name, _api_cause(name, exc, self.delegated))
             except AuthError as exc:
-                return self._error(name, str(exc))
+                return self._error(name, {"kind": "sign-in", "summary": str(exc)})
             except Exception as exc:  # an answer no collector expected: this source only
                 detail = str(exc).splitlines()[0][:200] if str(exc) else ""
-                return self._error(name, f"collector failed: {type(exc).__name__}: {detail}")
+                summary = f"collector failed: {type(exc).__name__}: {detail}"
+                return self._error(name, {"kind": "collector", "summary": summary})
             problem = snapshot.data_problem(name, result)
             if problem:
-                return self._error(name, problem)
+                return self._error(name, {"kind": "data", "summary": problem})
             data[name] = result
             count = len(result) if isinstance(result, list) else 1
             self.progress(f"{name}: {count} records")
@@ -188,9 +236,11 @@ class Collector:
         return snapshot.document(self.tenant, self.cloud.name, records, started)
 
     @staticmethod
-    def _error(name: str, reason: str) -> dict[str, Any]:
+    def _error(name: str, cause: dict[str, str]) -> dict[str, Any]:
+        cause = {key: redact(value) for key, value in cause.items()}
         return {
             "status": "error",
             "collectedAt": format_time(utc_now()),
-            "error": redact(f"{name}: {reason}"),
+            "error": f"{name}: {_reason(cause)}",
+            "cause": cause,
         }

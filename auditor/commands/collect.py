@@ -7,11 +7,12 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from auditor import PROG
+from auditor import PROG, snapshot
 from auditor.collect import CATALOGUE
 from auditor.commands.run import Collect
 from auditor.common import jsonio
 from auditor.judge.registry import Check, required_sources
+from auditor.snapshot.causes import grouped
 
 
 def collect(
@@ -26,13 +27,26 @@ def collect(
     )
     collection = collect_sources(sources)
     document = collection.document
-    jsonio.atomic_write(output, jsonio.dumps(document))
+    text = jsonio.dumps(document)
+    jsonio.atomic_write(output, text)
     failed = [n for n, r in document["sources"].items() if r["status"] != "ok"]
-    for name in failed:
-        print(f"{PROG}: {document['sources'][name]['error']}", file=sys.stderr)
+    # Each cause once, however many sources it stopped, with the checks it leaves blind.
+    read = snapshot.parse(text.encode("utf-8"), str(output))
+    for group in grouped(read.sources, failed):
+        blind = sorted(
+            cid for cid, c in checks.items() if set(c.spec.requires) & set(group.sources)
+        )
+        count = len(group.sources)
+        print(
+            f"{PROG}: {group.cause.summary} ({count} source{'s' if count != 1 else ''}: "
+            f"{', '.join(group.sources)}; blocks {', '.join(blind) or 'no check'})",
+            file=sys.stderr,
+        )
+        if group.cause.fix:
+            print(f"{PROG}:   fix: {group.cause.fix}", file=sys.stderr)
+    ok = len(document["sources"]) - len(failed)
     print(
-        f"{PROG}: wrote {output}: {len(document['sources']) - len(failed)} sources ok, "
-        f"{len(failed)} failed",
+        f"{PROG}: wrote {output}: {ok} source{'' if ok == 1 else 's'} ok, {len(failed)} failed",
         file=sys.stderr,
     )
     if collection.missed:
@@ -41,5 +55,5 @@ def collect(
             f"{', '.join(collection.missed)} not collected",
             file=sys.stderr,
         )
-        return 2
-    return 2 if len(failed) == len(document["sources"]) else 0
+    # The snapshot is kept either way; a partial one must not look like a complete one.
+    return 2 if failed else 0

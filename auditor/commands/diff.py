@@ -46,35 +46,97 @@ def _findings(report: Mapping[str, Any]) -> dict[tuple[str, str], dict[str, Any]
     return out
 
 
-def report_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+def _why_unjudged(report: Mapping[str, Any], check_id: str, now: Mapping[str, Any] | None) -> str:
+    """Why `report` says nothing new of a finding of `check_id`, or "" when it judged it."""
+    check = next((c for c in report.get("checks", []) if c.get("id") == check_id), None)
+    if check is None:
+        if check_id in report.get("disabledChecks", []):
+            return f"{check_id} is disabled by the baseline"
+        return f"{check_id} did not run"
+    if check.get("status") == "error" and not check.get("results"):
+        return f"{check_id} could not judge: {check.get('reason', '')}".rstrip(": ")
+    if now is not None and now.get("status") == "error":
+        return f"could not be judged: {now.get('message', '')}"
+    return ""
+
+
+def report_changes(
+    old: Mapping[str, Any], new: Mapping[str, Any], rejudged: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Findings new, resolved, changed; `unknown` where the new run did not judge a finding
+    (still open, not re-confirmed, never resolved); `approved` where a finding went away
+    because the baseline changed. `rejudged` is the new snapshot judged against the old
+    baseline, when that is known: what still fails there was approved, not fixed."""
     before, after = _findings(old), _findings(new)
-    new_items, resolved, changed = [], [], []
+    again = _findings(rejudged) if rejudged is not None else None
+    old_baseline = (old.get("baseline") or {}).get("sha256")
+    new_baseline = (new.get("baseline") or {}).get("sha256")
+    baseline_changed = bool(old_baseline and new_baseline and old_baseline != new_baseline)
+    same_snapshot = (old.get("snapshot") or {}).get("sha256") == (new.get("snapshot") or {}).get(
+        "sha256"
+    )
+    new_items, resolved, changed, unknown, approved = [], [], [], [], []
     for key in sorted(set(before) | set(after)):
         was, now = before.get(key), after.get(key)
-        was_failing = bool(was) and was["status"] in _FAILING
-        now_failing = bool(now) and now["status"] in _FAILING
+        was_status = was["status"] if was else None
+        now_status = now["status"] if now else None
         entry = {"check": key[0], "resource": key[1]}
-        if now_failing and not was_failing:
+        if was_status == "fail":
+            why = _why_unjudged(new, key[0], now)
+            if why:
+                unknown.append({**entry, "message": was["message"], "why": why})
+            elif now_status == "fail":
+                if was["message"] != now["message"]:
+                    changed.append({**entry, "before": was["message"], "after": now["message"]})
+            elif now_status == "waived" or (
+                baseline_changed
+                and (
+                    again.get(key, {}).get("status") == "fail"
+                    if again is not None
+                    else same_snapshot
+                )
+            ):
+                how = "waived" if now_status == "waived" else "approved"
+                approved.append(
+                    {**entry, "status": now_status or "gone", "message": was["message"], "how": how}
+                )
+            else:
+                item = {**entry, "status": now_status or "gone", "message": was["message"]}
+                if baseline_changed and again is None:
+                    item["note"] = "the baseline changed too: this may be its approval"
+                resolved.append(item)
+        elif was_status == "error":
+            why = _why_unjudged(new, key[0], None) if now is None else ""
+            if why:
+                unknown.append({**entry, "message": was["message"], "why": why})
+            elif now_status in _FAILING:
+                if now and was["message"] != now["message"]:
+                    changed.append({**entry, "before": was["message"], "after": now["message"]})
+            else:
+                resolved.append(
+                    {**entry, "status": now_status or "gone", "message": was["message"]}
+                )
+        elif now_status in _FAILING and now is not None:
             new_items.append(
                 {
                     **entry,
-                    "status": now["status"],
+                    "status": now_status,
                     "severity": now.get("severity"),
                     "message": now["message"],
                 }
             )
-        elif was_failing and not now_failing:
-            resolved.append(
-                {**entry, "status": now["status"] if now else "gone", "message": was["message"]}
-            )
-        elif was_failing and now_failing and was["message"] != now["message"]:
-            changed.append({**entry, "before": was["message"], "after": now["message"]})
     return {
         "kind": "findings",
         "previous": {"startedAt": old.get("startedAt"), "collectedAt": old.get("collectedAt")},
+        "baseline": {
+            "changed": baseline_changed,
+            **({"before": old_baseline, "after": new_baseline} if baseline_changed else {}),
+        },
         "new": new_items,
         "resolved": resolved,
         "changed": changed,
+        "unknown": unknown,
+        "approved": approved,
     }
 
 
@@ -132,21 +194,34 @@ def _field_changes(before: Any, after: Any) -> dict[str, Any]:
     }
 
 
-def changes(old: Mapping[str, Any], new: Mapping[str, Any], old_label: str) -> dict[str, Any]:
+def changes(
+    old: Mapping[str, Any],
+    new: Mapping[str, Any],
+    old_label: str,
+    rejudged: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     if old.get("schema") != new.get("schema"):
         raise AuditInputError.one(old_label, "$.schema", "compare two reports or two snapshots")
+    old_tenant = str((old.get("tenant") or {}).get("id", ""))
+    new_tenant = str((new.get("tenant") or {}).get("id", ""))
+    if old_tenant.lower() != new_tenant.lower():
+        raise AuditInputError.one(
+            old_label,
+            "$.tenant.id",
+            f"is of tenant {old_tenant or '(none)'}, not {new_tenant or '(none)'}: "
+            "compare two runs of one tenant",
+        )
     if old["schema"] == REPORT_SCHEMA:
-        return report_changes(old, new)
+        return report_changes(old, new, rejudged)
     return snapshot_changes(old, new)
 
 
+FINDING_KINDS = ("new", "resolved", "approved", "unknown", "changed")
+
+
 def count(diff: Mapping[str, Any]) -> int:
-    keys = (
-        ("new", "resolved", "changed")
-        if diff["kind"] == "findings"
-        else ("added", "removed", "changed")
-    )
-    return sum(len(diff[k]) for k in keys)
+    keys = FINDING_KINDS if diff["kind"] == "findings" else ("added", "removed", "changed")
+    return sum(len(diff.get(k, ())) for k in keys)
 
 
 def diff(old_path: Path, new_path: Path, fmt: str) -> int:

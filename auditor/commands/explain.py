@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from auditor import PROG
-from auditor.commands.run import Target, audit
+from auditor.commands.run import Target, audit, warn
 from auditor.judge.model import Severity
 from auditor.judge.registry import discover
 from auditor.reports import RENDERERS
@@ -243,6 +243,7 @@ def explain(
         return 0
     installed = [cid for cid in family.checks if cid in found]
     judged = audit(target, baseline_path, found, installed)
+    warn(judged.result)
     sys.stdout.write("\nWhat these checks find in this tenant:\n\n")
     sys.stdout.write(RENDERERS[fmt](judged.result))
     late = judged.deadline_line()

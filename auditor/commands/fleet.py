@@ -214,8 +214,10 @@ def run(
 
 
 def exit_code(runs: Sequence[TenantRun]) -> int:
+    """As for one tenant: a tenant that could not be judged in full (2) outweighs findings (1),
+    whose reports are written all the same."""
     codes = {r.exit_code for r in runs}
-    return 1 if 1 in codes else (2 if 2 in codes else 0)
+    return 2 if 2 in codes else (1 if 1 in codes else 0)
 
 
 def fleet(

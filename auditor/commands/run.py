@@ -7,14 +7,16 @@ import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import baselines
 from auditor import PROG, demo, snapshot
 from auditor.collect import Collection, HttpClient, RetryPolicy
 from auditor.commands import diff
 from auditor.common import jsonio
-from auditor.common.errors import UsageError
+from auditor.common.errors import AuditInputError, UsageError
 from auditor.common.redact import register
 from auditor.common.timeutil import utc_now
 from auditor.deliver import deliver
@@ -38,12 +40,15 @@ class Target:
     tenant: str | None = None
     collect: Collect | None = None
     save_snapshot: Path | None = None
+    max_snapshot_age: float = 7.0  # days; a saved snapshot older than this is named stale
 
 
 @dataclass(frozen=True)
 class Judged:
     result: AuditResult
     collection: Collection | None = None  # when a live tenant was read
+    snapshot: snapshot.Snapshot | None = None  # what was judged, to judge it again
+    selected: tuple[str, ...] = ()
 
     def deadline_line(self) -> str | None:
         """One line when the deadline stopped collection (the run then exits 2)."""
@@ -107,6 +112,8 @@ def audit(
         assert target.snapshot is not None
         read = snapshot.load(target.snapshot)
 
+    # A saved snapshot can be old; the demo's age is part of the demo, a live one is fresh.
+    stale_after = timedelta(days=target.max_snapshot_age) if target.snapshot else None
     result = engine.audit(
         read,
         baseline,
@@ -114,8 +121,15 @@ def audit(
         started_at=utc_now(),
         selected=selected,
         baseline_label="demo:baseline.json" if target.demo and not baseline_path else "",
+        stale_after=stale_after,
     )
-    return Judged(result, collection)
+    return Judged(result, collection, read, tuple(selected))
+
+
+def warn(result: AuditResult) -> None:
+    """The warnings the reports carry, on stderr too, where a person running it looks."""
+    for warning in result.warnings:
+        print(f"{PROG}: warning: {warning}", file=sys.stderr)
 
 
 def emit(text: str, output: Path | None) -> None:
@@ -140,9 +154,13 @@ def run(
     previous = diff.load_document(previous_path) if previous_path else None
     judged = audit(target, baseline_path, checks, select(checks, wanted))
     result = judged.result
+    warn(result)
     if previous is not None:
         current = json_report.document(result)
-        result = replace(result, changes=diff.changes(previous, current, str(previous_path)))
+        found = diff.changes(
+            previous, current, str(previous_path), _rejudged(previous, judged, checks)
+        )
+        result = replace(result, changes=found)
     for fmt, path in outputs:
         emit(RENDERERS[fmt](result), path)
     code = result.exit_code(fail_on)
@@ -153,6 +171,30 @@ def run(
         print(late, file=sys.stderr)
         code = 2
     return code
+
+
+def _rejudged(
+    previous: dict[str, Any], judged: Judged, checks: Mapping[str, Check]
+) -> dict[str, Any] | None:
+    """Today's snapshot judged against the previous run's baseline, when the baseline changed
+    and the previous report kept it: a finding that still fails there went away because the
+    baseline approved it, not because it was fixed."""
+    kept = (previous.get("baseline") or {}).get("document")
+    if (
+        not isinstance(kept, dict)
+        or judged.snapshot is None
+        or previous.get("schema") != json_report.SCHEMA_ID
+        or previous["baseline"].get("sha256") == judged.result.baseline_sha256
+    ):
+        return None
+    try:
+        before = baseline_mod.parse(jsonio.dumps(kept).encode("utf-8"), "previous baseline")
+    except AuditInputError:
+        return None  # kept by another version in a shape this one does not read
+    again = engine.audit(
+        judged.snapshot, before, checks, started_at=utc_now(), selected=judged.selected
+    )
+    return json_report.document(again)
 
 
 def send_to_siem(siem: SiemTarget, result: AuditResult) -> bool:

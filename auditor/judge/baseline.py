@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 import baselines
-from auditor.common import jsonio
+from auditor.common import jsonio, kinds
 from auditor.common.errors import AuditInputError
 from auditor.common.timeutil import format_time
 from auditor.judge.model import Severity, Waiver
@@ -53,6 +53,7 @@ class Baseline:
     forwarding: Mapping[str, Any]
     check_settings: Mapping[str, CheckSetting]
     waivers: tuple[Waiver, ...]
+    document: Mapping[str, Any] = field(default_factory=dict)  # as written, for reports
 
     def setting(self, check_id: str) -> CheckSetting:
         return self.check_settings.get(check_id, CheckSetting())
@@ -85,6 +86,7 @@ def _validator():
 
 def parse(raw: bytes, label: str) -> Baseline:
     document = jsonio.parse_json(raw, label)
+    kinds.require(document, label, "baseline")
     jsonio.validate(_validator(), document, label)
     settings = {
         cid: CheckSetting(
@@ -123,6 +125,7 @@ def parse(raw: bytes, label: str) -> Baseline:
         ),
         check_settings=MappingProxyType(settings),
         waivers=waivers,
+        document=freeze(document),
     )
 
 
@@ -256,3 +259,31 @@ def approve_snapshot(
                 _approve(c, keys) for c in sorted(connectors, key=lambda c: str(c["Name"]).lower())
             ]
     return document, missing
+
+
+@dataclass(frozen=True)
+class RiskCheck:
+    """A check whose failure for an item makes approving it a decision, not a default."""
+
+    check: str
+    prefix: str  # the resource kind the check names the item by
+    required: bool  # when it cannot judge the item, the item's risk is unknown
+
+
+# `baseline init` approves what a snapshot shows, but not what these checks fail: a new or
+# recently changed inbound connector, an over-wide range or `*` sender domains (CONN-002,
+# DOM-001), an outbound connector that does not verify TLS (CONN-003), an unverified domain
+# (DOM-002). Init names no break-glass account, so none without MFA is ever approved.
+RISK_CHECKS: Mapping[str, tuple[RiskCheck, ...]] = MappingProxyType(
+    {
+        "inboundConnectors": (
+            RiskCheck("CONN-002", "connector:", True),
+            RiskCheck("DOM-001", "connector:", False),
+        ),
+        "outboundConnectors": (RiskCheck("CONN-003", "connector:", True),),
+        "acceptedDomains": (RiskCheck("DOM-002", "domain:", True),),
+    }
+)
+SECTION_KEYS: Mapping[str, str] = MappingProxyType(
+    {"inboundConnectors": "Name", "outboundConnectors": "Name", "acceptedDomains": "name"}
+)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import auditor
 from auditor.common.timeutil import format_time
@@ -14,6 +14,7 @@ from auditor.judge.model import (
     AuditResult,
     CheckOutcome,
     Result,
+    RootCause,
     Status,
     Waiver,
     WaiverReport,
@@ -21,6 +22,13 @@ from auditor.judge.model import (
 )
 from auditor.judge.registry import Check
 from auditor.snapshot import Snapshot, thaw
+from auditor.snapshot.causes import grouped
+
+# A check that raised met data it does not handle: the fix is in the check, not the tenant.
+_BUG_FIX = (
+    "the check met data it does not handle: a bug in the check, not a finding about the "
+    "tenant; report it with the check's version and the snapshot's shape"
+)
 
 _JUDGED = (Status.PASS, Status.FAIL, Status.ERROR)
 
@@ -32,8 +40,10 @@ def audit(
     started_at: datetime,
     selected: Sequence[str] = (),
     baseline_label: str = "",
+    stale_after: timedelta | None = None,
 ) -> AuditResult:
-    """Run every check (or the `selected` ones, which win over a baseline's `enabled: false`)."""
+    """Run every check (or the `selected` ones, which win over a baseline's `enabled: false`).
+    A snapshot collected more than `stale_after` before `started_at` is named in a warning."""
     if selected:
         to_run = [checks[cid] for cid in sorted(set(selected))]
         disabled: list[str] = []
@@ -60,9 +70,41 @@ def audit(
         baseline_path=baseline_label or baseline.label,
         baseline_sha256=baseline.sha256,
         outcomes=tuple(outcomes),
-        waivers=tuple(_waiver_reports(baseline.waivers, used, today)),
+        waivers=tuple(_waiver_reports(baseline.waivers, used, today, outcomes)),
         disabled_checks=tuple(sorted(disabled)),
+        causes=root_causes(snapshot, outcomes),
+        warnings=tuple(_warnings(snapshot, started_at, stale_after)),
+        baseline_document=thaw(baseline.document),
     )
+
+
+def _warnings(
+    snapshot: Snapshot, started_at: datetime, stale_after: timedelta | None
+) -> Iterable[str]:
+    if stale_after is None:
+        return
+    age = started_at - snapshot.collected_at
+    if age > stale_after:
+        days = age.total_seconds() / 86400
+        yield (
+            f"the snapshot was collected {format_time(snapshot.collected_at)}, {days:.1f} days "
+            f"before this audit (older than {stale_after.total_seconds() / 86400:g} days): it "
+            "shows the tenant as it was then; collect a new one to audit it as it is"
+        )
+
+
+def root_causes(snapshot: Snapshot, outcomes: Sequence[CheckOutcome]) -> tuple[RootCause, ...]:
+    """Why the checks that could not run could not: each cause once, with the sources it
+    stopped and the checks it blocked."""
+    blocked = {name for o in outcomes for name in o.blocked_by}
+    causes = []
+    for group in grouped(snapshot.sources, blocked):
+        members = set(group.sources)
+        checks = tuple(o.spec.id for o in outcomes if members & set(o.blocked_by))
+        causes.append(
+            RootCause(group.cause.kind, group.cause.summary, group.cause.fix, group.sources, checks)
+        )
+    return tuple(sorted(causes, key=lambda c: (-len(c.checks), -len(c.sources), c.summary)))
 
 
 def run_check(item: Check, snapshot: Snapshot, baseline: Baseline) -> CheckOutcome:
@@ -70,18 +112,22 @@ def run_check(item: Check, snapshot: Snapshot, baseline: Baseline) -> CheckOutco
     setting = baseline.setting(spec.id)
     severity = setting.severity or spec.severity
 
-    def error(reason: str) -> CheckOutcome:
-        return CheckOutcome(spec, severity, Status.ERROR, (), reason)
+    def error(reason: str, fix: str = _BUG_FIX, blocked: Sequence[str] = ()) -> CheckOutcome:
+        return CheckOutcome(spec, severity, Status.ERROR, (), reason, fix, tuple(blocked))
 
-    problems = []
+    problems, blocked = [], []
     for name in spec.requires:
         record = snapshot.sources.get(name)
         if record is None:
             problems.append(f"source {name} is not in the snapshot")
+            blocked.append(name)
         elif not record.ok:
             problems.append(f"source {name}: {record.error}")
+            blocked.append(name)
     if problems:
-        return error("; ".join(problems))
+        groups = grouped(snapshot.sources, blocked)
+        fix = "; ".join(dict.fromkeys(g.cause.fix for g in groups if g.cause.fix))
+        return error("; ".join(problems), fix, blocked)
 
     try:
         results = list(item.run(CheckContext(spec, snapshot, baseline)))
@@ -143,11 +189,23 @@ def _apply_waivers(
     return replace(outcome, status=_status_of(results), results=tuple(results)), used
 
 
+def _judged(outcomes: Sequence[CheckOutcome], waiver: Waiver) -> bool:
+    """Whether the waiver's check ran and could judge the waiver's resource: advice about a
+    waiver (expired, unused) stands only on a verdict."""
+    outcome = next((o for o in outcomes if o.spec.id == waiver.check), None)
+    if outcome is None or (outcome.status is Status.ERROR and not outcome.results):
+        return False
+    mine = next((r for r in outcome.results if r.resource == waiver.resource), None)
+    return mine is None or mine.status is not Status.ERROR
+
+
 def _waiver_reports(
-    waivers: Sequence[Waiver], used: set[Waiver], today: date
+    waivers: Sequence[Waiver], used: set[Waiver], today: date, outcomes: Sequence[CheckOutcome]
 ) -> Iterable[WaiverReport]:
     for waiver in sorted(waivers, key=lambda w: (w.check, w.resource)):
-        if not _is_active(waiver, today):
+        if waiver not in used and not _judged(outcomes, waiver):
+            state = WaiverState.UNJUDGED
+        elif not _is_active(waiver, today):
             state = WaiverState.EXPIRED
         elif waiver in used:
             state = WaiverState.ACTIVE

@@ -17,6 +17,17 @@ class Status(StrEnum):
     WAIVED = "waived"
 
 
+class AuditStatus(StrEnum):
+    """The run as a whole. `fail` means complete with findings; `incomplete` that some check
+    or resource could not be judged (whatever else failed); `error` that nothing could be."""
+
+    PASS = "pass"
+    WAIVED = "waived"
+    FAIL = "fail"
+    INCOMPLETE = "incomplete"
+    ERROR = "error"
+
+
 class Severity(StrEnum):
     INFO = "info"
     LOW = "low"
@@ -71,6 +82,8 @@ class WaiverState(StrEnum):
     ACTIVE = "active"
     EXPIRED = "expired"
     UNUSED = "unused"
+    # Its check did not run, or could not judge its resource: nothing to advise either way.
+    UNJUDGED = "unjudged"
 
 
 @dataclass(frozen=True)
@@ -86,12 +99,26 @@ class CheckOutcome:
     status: Status
     results: tuple[Result, ...]
     reason: str = ""  # why the check as a whole is `error`
+    fix: str = ""  # how to fix that error (a permission, licence or option), when known
+    blocked_by: tuple[str, ...] = ()  # the failed or missing sources that stopped it
 
     def result_severity(self, result: Result) -> Severity:
         return result.severity or self.severity
 
     def count(self, status: Status) -> int:
         return sum(1 for r in self.results if r.status is status)
+
+
+@dataclass(frozen=True)
+class RootCause:
+    """One reason for errors, said once: the sources it stopped and the checks that could not
+    judge because of it."""
+
+    kind: str
+    summary: str
+    fix: str
+    sources: tuple[str, ...]
+    checks: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -108,6 +135,9 @@ class AuditResult:
     waivers: tuple[WaiverReport, ...]
     disabled_checks: tuple[str, ...]
     changes: Mapping[str, Any] | None = None  # against a previous report (run --previous)
+    causes: tuple[RootCause, ...] = ()  # why checks errored, each cause once
+    warnings: tuple[str, ...] = ()  # about the inputs (a stale snapshot), for every report
+    baseline_document: Mapping[str, Any] | None = None  # kept so a later run can re-judge
 
     def count(self, status: Status) -> int:
         return sum(1 for o in self.outcomes if o.status is status)
@@ -117,15 +147,36 @@ class AuditResult:
         return sum(len(o.results) for o in self.outcomes)
 
     @property
-    def status(self) -> Status:
+    def unjudged(self) -> int:
+        """Checks that could not judge at all, plus resources a running check could not."""
+        return sum(
+            1 if o.status is Status.ERROR and not o.results else o.count(Status.ERROR)
+            for o in self.outcomes
+        )
+
+    @property
+    def status(self) -> AuditStatus:
+        judged_any = any(
+            o.status is not Status.ERROR or any(r.status is not Status.ERROR for r in o.results)
+            for o in self.outcomes
+        )
+        if not judged_any:
+            return AuditStatus.ERROR  # nothing judged (or no check ran): no verdict at all
+        if self.unjudged:
+            return AuditStatus.INCOMPLETE
         statuses = {o.status for o in self.outcomes}
-        for s in (Status.FAIL, Status.ERROR, Status.WAIVED):
-            if s in statuses:
-                return s
-        return Status.PASS
+        if Status.FAIL in statuses:
+            return AuditStatus.FAIL
+        if Status.WAIVED in statuses:
+            return AuditStatus.WAIVED
+        return AuditStatus.PASS
 
     def exit_code(self, fail_on: Severity) -> int:
-        """0 all pass (waived counts), 1 a failure at or above fail_on, else 2 on any error."""
+        """0 pass or waived (or failures all below fail_on); 1 a complete audit with a failure
+        at or above fail_on; 2 an incomplete audit or one that judged nothing, whatever it
+        found: its failures are in the report, but its silence cannot be trusted."""
+        if self.status in (AuditStatus.INCOMPLETE, AuditStatus.ERROR):
+            return 2
         for outcome in self.outcomes:
             for result in outcome.results:
                 if (
@@ -133,6 +184,4 @@ class AuditResult:
                     and outcome.result_severity(result).rank >= fail_on.rank
                 ):
                     return 1
-        if any(o.status is Status.ERROR or o.count(Status.ERROR) for o in self.outcomes):
-            return 2
         return 0

@@ -9,12 +9,37 @@ from typing import Any
 def render_text(diff: Mapping[str, Any]) -> str:
     lines = []
     if diff["kind"] == "findings":
+        baseline = diff.get("baseline") or {}
+        if baseline.get("changed"):
+            lines.append(
+                f"The baseline changed between the runs (sha256 {baseline['before'][:12]}… -> "
+                f"{baseline['after'][:12]}…): findings it approved are APPROVED, not RESOLVED"
+            )
+        unknown, approved = diff.get("unknown", []), diff.get("approved", [])
         lines.append(
             f"Since the run of {diff['previous'].get('startedAt')}: {len(diff['new'])} new, "
-            f"{len(diff['resolved'])} resolved, {len(diff['changed'])} changed"
+            f"{len(diff['resolved'])} resolved, {len(approved)} approved, "
+            f"{len(unknown)} unknown (not judged this time), {len(diff['changed'])} changed"
         )
-        lines += [f"  NEW      {d['check']} {d['resource']}: {d['message']}" for d in diff["new"]]
-        lines += [f"  RESOLVED {d['check']} {d['resource']}" for d in diff["resolved"]]
+        lines += [
+            f"  NEW      {d['check']} {d['resource'] or '(the check)'}: {d['message']}"
+            for d in diff["new"]
+        ]
+        lines += [
+            f"  RESOLVED {d['check']} {d['resource'] or '(the check)'}"
+            + (f" ({d['note']})" if "note" in d else "")
+            for d in diff["resolved"]
+        ]
+        lines += [
+            f"  APPROVED {d['check']} {d['resource']}: "
+            + ("waived" if d.get("how") == "waived" else "approved")
+            + " by the baseline change"
+            for d in approved
+        ]
+        lines += [
+            f"  UNKNOWN  {d['check']} {d['resource']}: still open, not re-confirmed ({d['why']})"
+            for d in unknown
+        ]
         lines += [f"  CHANGED  {d['check']} {d['resource']}: {d['after']}" for d in diff["changed"]]
     else:
         lines.append(
@@ -33,11 +58,12 @@ def render_text(diff: Mapping[str, Any]) -> str:
 
 
 def change_index(diff: Mapping[str, Any] | None) -> dict[tuple[str, str], str]:
-    """(check, resource) -> new | resolved | changed, for outputs that carry it per result."""
+    """(check, resource) -> new | resolved | approved | unknown | changed, for outputs that
+    carry it per result."""
     if not diff or diff.get("kind") != "findings":
         return {}
     return {
         (item["check"], item["resource"]): kind
-        for kind in ("new", "resolved", "changed")
-        for item in diff[kind]
+        for kind in ("new", "resolved", "approved", "unknown", "changed")
+        for item in diff.get(kind, ())
     }

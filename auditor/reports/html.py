@@ -8,6 +8,7 @@ from collections import Counter
 from html import escape
 
 from auditor.judge.model import AuditResult, CheckOutcome, Severity, Status
+from auditor.reports import causes
 from auditor.reports.changes import render_text as render_changes
 
 _STATUS_ORDER = {Status.FAIL: 0, Status.ERROR: 1, Status.WAIVED: 2, Status.PASS: 3}
@@ -23,8 +24,10 @@ _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2630;
 background:#f4f6f8}
 header{padding:20px 28px;color:#fff}
-header.fail{background:#b71c1c}header.error{background:#6a1b9a}header.pass,header.waived{
-background:#2e7d32}
+header.fail{background:#b71c1c}header.error,header.incomplete{background:#6a1b9a}
+header.pass,header.waived{background:#2e7d32}.warning{background:#fff3e0;border-left:6px solid
+#ef6c00;padding:8px 12px;margin:0 0 12px}.causes{background:#fff;border-radius:8px;
+padding:8px 18px;box-shadow:0 1px 3px #0002;border-left:6px solid #6a1b9a}
 header h1{margin:0 0 4px;font-size:22px}main{padding:20px 28px;max-width:1200px}
 .cards{display:flex;gap:12px;flex-wrap:wrap;margin-bottom:18px}
 .card{background:#fff;border-radius:8px;padding:12px 18px;box-shadow:0 1px 3px #0002;
@@ -94,7 +97,19 @@ def _bar_chart(title: str, counts: dict[str, int], colours: dict[str, str]) -> s
     )
 
 
-def _check(outcome: CheckOutcome) -> str:
+def _causes(audit: AuditResult) -> str:
+    if not audit.causes:
+        return ""
+    items = "".join(
+        f"<li>{escape(causes.describe(cause))}"
+        + (f"<br><b>Fix:</b> {escape(cause.fix)}" if cause.fix else "")
+        + "</li>"
+        for _, cause in causes.numbered(audit)
+    )
+    return f'<div class="causes"><h2>Why checks could not judge</h2><ol>{items}</ol></div>'
+
+
+def _check(audit: AuditResult, outcome: CheckOutcome) -> str:
     spec = outcome.spec
     status = outcome.status.value
     rows = []
@@ -108,7 +123,17 @@ def _check(outcome: CheckOutcome) -> str:
             f"<td>{escape(result.message)}<details><summary>evidence</summary>"
             f"<pre>{evidence}</pre></details></td></tr>"
         )
-    reason = f"<p><b>Could not run:</b> {escape(outcome.reason)}</p>" if outcome.reason else ""
+    reason = (
+        f"<p><b>Could not run:</b> {escape(causes.stopped_by(audit, outcome))}</p>"
+        if outcome.reason
+        else ""
+    )
+    if causes.shows_remediation(outcome):
+        advice = f'<p class="remediation"><b>Remediation.</b> {escape(spec.remediation)}</p>'
+    elif outcome.fix:
+        advice = f'<p class="remediation"><b>To fix the error.</b> {escape(outcome.fix)}</p>'
+    else:
+        advice = ""
     ndr = f" · prevents NDR {escape(', '.join(spec.ndr))}" if spec.ndr else ""
     return (
         f'<section class="check {status}" data-check="{escape(spec.id)}">'
@@ -116,8 +141,7 @@ def _check(outcome: CheckOutcome) -> str:
         f"{outcome.severity.value}</span>{escape(spec.id)} · {escape(spec.title)} · "
         f"<b>{status.upper()}</b></h2>"
         f"<div>{escape(spec.slug)}{ndr}</div>{reason}"
-        f"<table>{''.join(rows)}</table>"
-        f'<p class="remediation"><b>Remediation.</b> {escape(spec.remediation)}</p></section>'
+        f"<table>{''.join(rows)}</table>{advice}</section>"
     )
 
 
@@ -139,6 +163,7 @@ def render(audit: AuditResult) -> str:
             ("checks", len(audit.outcomes)),
             ("failed", audit.count(Status.FAIL)),
             ("errored", audit.count(Status.ERROR)),
+            ("not judged", audit.unjudged),
             ("waived", audit.count(Status.WAIVED)),
             ("passed", audit.count(Status.PASS)),
             ("resources", len(results)),
@@ -154,10 +179,12 @@ def render(audit: AuditResult) -> str:
         f"Tenant {escape(audit.tenant.id)} · collected {escape(audit.collected_at)} · "
         f"audited {escape(audit.started_at)} · m365-mail-auditor {escape(audit.tool_version)}"
         "</header><main>"
-        f'<div class="cards">{cards}</div><div class="charts">'
+        + "".join(f'<p class="warning"><b>Warning.</b> {escape(w)}</p>' for w in audit.warnings)
+        + f'<div class="cards">{cards}</div><div class="charts">'
         + _bar_chart("Failing results by severity", severity_counts, _COLOURS)
         + _bar_chart("Failing results by area", area_counts, {})
         + "</div>"
+        + _causes(audit)
         + (
             f"<h2>Changes since the previous run</h2><pre>"
             f"{escape(render_changes(audit.changes))}</pre>"
@@ -166,6 +193,6 @@ def render(audit: AuditResult) -> str:
         )
         + '<input id="filter" type="search" placeholder="Filter: check, resource, '
         'text…" aria-label="filter"> <span id="shown"></span> results shown'
-        + "".join(_check(o) for o in ordered)
+        + "".join(_check(audit, o) for o in ordered)
         + f"</main><script>{_SCRIPT}</script></body></html>\n"
     )

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from auditor.common.jsonio import dumps
+from auditor.common.kinds import REPORT_SCHEMA
 from auditor.judge.model import AuditResult, CheckOutcome, Result, Status
 
-SCHEMA_ID = "m365-mail-auditor/report"
-SCHEMA_VERSION = "1.1"
+SCHEMA_ID = REPORT_SCHEMA
+SCHEMA_VERSION = "1.2"
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "report.schema.json"
 
 
@@ -49,6 +50,10 @@ def check_dict(outcome: CheckOutcome) -> dict[str, Any]:
     }
     if outcome.reason:
         entry["reason"] = outcome.reason
+    if outcome.fix:
+        entry["fix"] = outcome.fix
+    if outcome.blocked_by:
+        entry["blockedBy"] = list(outcome.blocked_by)
     return entry
 
 
@@ -66,12 +71,32 @@ def document(audit: AuditResult) -> dict[str, Any]:
         "startedAt": audit.started_at,
         "collectedAt": audit.collected_at,
         "snapshot": {"source": audit.snapshot_source, "sha256": audit.snapshot_sha256},
-        "baseline": {"path": audit.baseline_path, "sha256": audit.baseline_sha256},
+        "baseline": {
+            "path": audit.baseline_path,
+            "sha256": audit.baseline_sha256,
+            **(
+                {"document": dict(audit.baseline_document)}
+                if audit.baseline_document is not None
+                else {}
+            ),
+        },
         "status": audit.status.value,
         "summary": {
             "checks": _counts([o.status for o in audit.outcomes]),
             "results": _counts(results),
+            "unjudged": audit.unjudged,
         },
+        "rootCauses": [
+            {
+                "kind": c.kind,
+                "cause": c.summary,
+                **({"fix": c.fix} if c.fix else {}),
+                "sources": list(c.sources),
+                "checks": list(c.checks),
+            }
+            for c in audit.causes
+        ],
+        "warnings": list(audit.warnings),
         "checks": [check_dict(o) for o in audit.outcomes],
         "waivers": [
             {

@@ -18,9 +18,16 @@ def render(audit: AuditResult) -> str:
             root, "testsuite", name=f"{spec.id} {spec.slug}", timestamp=audit.started_at
         )
         counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+        # The run's own status, so a CI view of one suite still says the audit was incomplete.
+        about = ET.SubElement(suite, "properties")
+        ET.SubElement(about, "property", name="auditStatus", value=audit.status.value)
+        for warning in audit.warnings:
+            ET.SubElement(about, "property", name="warning", value=warning)
         if outcome.reason:
             case = ET.SubElement(suite, "testcase", classname=spec.id, name="(could not run)")
-            ET.SubElement(case, "error", message=outcome.reason[:500], type="source")
+            node = ET.SubElement(case, "error", message=outcome.reason[:500], type="source")
+            if outcome.fix:
+                node.text = f"{outcome.reason}\n\nTo fix the error: {outcome.fix}"
             counts["tests"] += 1
             counts["errors"] += 1
         for result in outcome.results:

@@ -7,6 +7,7 @@ number of results per check and stopping details once a size budget is spent.
 from __future__ import annotations
 
 from auditor.judge.model import AuditResult, CheckOutcome, Status
+from auditor.reports import causes
 from auditor.reports.changes import render_text as render_changes
 
 MAX_RESULTS_PER_CHECK = 25
@@ -17,11 +18,21 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _details(outcome: CheckOutcome) -> list[str]:
+def _causes(audit: AuditResult) -> list[str]:
+    if not audit.causes:
+        return []
+    lines = ["### Why checks could not judge", ""]
+    for number, cause in causes.numbered(audit):
+        fix = f" **Fix:** {_cell(cause.fix)}" if cause.fix else ""
+        lines.append(f"{number}. {_cell(causes.describe(cause))}.{fix}")
+    return [*lines, ""]
+
+
+def _details(audit: AuditResult, outcome: CheckOutcome) -> list[str]:
     spec = outcome.spec
     lines = [f"### {outcome.status.value.upper()} `{spec.id}` {spec.title}", ""]
     if outcome.reason:
-        lines += [f"Could not run: {_cell(outcome.reason)}", ""]
+        lines += [f"Could not run: {_cell(causes.stopped_by(audit, outcome))}", ""]
     shown = [r for r in outcome.results if r.status in (Status.FAIL, Status.ERROR)]
     if shown:
         lines += ["| resource | status | severity | finding |", "|---|---|---|---|"]
@@ -35,7 +46,10 @@ def _details(outcome: CheckOutcome) -> list[str]:
                 f"| … | | | {len(shown) - MAX_RESULTS_PER_CHECK} more in the JSON report |"
             )
         lines.append("")
-    lines += [f"**Remediation.** {spec.remediation}", ""]
+    if causes.shows_remediation(outcome):
+        lines += [f"**Remediation.** {spec.remediation}", ""]
+    elif outcome.fix:
+        lines += [f"**To fix the error.** {_cell(outcome.fix)}", ""]
     return lines
 
 
@@ -46,11 +60,13 @@ def render(audit: AuditResult) -> str:
         "",
         f"Tenant `{audit.tenant.id}`, collected {audit.collected_at}, audited {audit.started_at}.",
         "",
-        "| checks | pass | fail | error | waived |",
-        "|---|---|---|---|---|",
+        *(f"> **Warning.** {_cell(w)}\n" for w in audit.warnings),
+        "| checks | pass | fail | error | waived | not judged |",
+        "|---|---|---|---|---|---|",
         f"| {len(audit.outcomes)} | {audit.count(Status.PASS)} | {audit.count(Status.FAIL)} | "
-        f"{audit.count(Status.ERROR)} | {audit.count(Status.WAIVED)} |",
+        f"{audit.count(Status.ERROR)} | {audit.count(Status.WAIVED)} | {audit.unjudged} |",
         "",
+        *_causes(audit),
     ]
     order = {Status.FAIL: 0, Status.ERROR: 1, Status.WAIVED: 2, Status.PASS: 3}
     troubled = sorted(
@@ -60,7 +76,7 @@ def render(audit: AuditResult) -> str:
     used = sum(len(line) for line in lines)
     left_out = 0
     for outcome in troubled:
-        block = _details(outcome)
+        block = _details(audit, outcome)
         size = sum(len(line) + 1 for line in block)
         if used + size > BUDGET:
             left_out += 1

@@ -25,6 +25,7 @@ def events(audit: AuditResult) -> list[dict[str, Any]]:
             "checkSlug": spec.slug,
             "checkTitle": spec.title,
             "ndr": list(spec.ndr),
+            "auditStatus": audit.status.value,
         }
         if not outcome.results:
             # A check that could not run still leaves a trace, or a SIEM would see silence.

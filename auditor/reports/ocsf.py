@@ -86,12 +86,15 @@ def _event(
             "status_id": compliance_id,
             "status": compliance,
         },
-        "remediation": {"desc": spec.remediation},
+        # A check that could not judge needs its error fixed, not the finding's remediation.
+        "remediation": {
+            "desc": outcome.fix if status is Status.ERROR and outcome.fix else spec.remediation
+        },
         "cloud": {
             "provider": "Microsoft 365",
             "account": {"uid": audit.tenant.id, "name": audit.tenant.display_name},
         },
-        "unmapped": {"ndr": list(spec.ndr)},
+        "unmapped": {"ndr": list(spec.ndr), "auditStatus": audit.status.value},
     }
     if resource:
         kind, _, name = resource.partition(":")

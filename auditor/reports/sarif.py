@@ -6,7 +6,14 @@ import hashlib
 from typing import Any
 
 from auditor.common.jsonio import dumps
-from auditor.judge.model import AuditResult, CheckOutcome, Result, Severity, Status
+from auditor.judge.model import (
+    AuditResult,
+    AuditStatus,
+    CheckOutcome,
+    Result,
+    Severity,
+    Status,
+)
 
 INFORMATION_URI = "https://github.com/m365-mail-auditor/m365-mail-auditor"
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -101,12 +108,16 @@ def document(audit: AuditResult) -> dict[str, Any]:
     errors = [
         {
             "level": "error",
-            "message": {"text": f"{o.spec.id} could not judge: {o.reason}"},
+            "message": {
+                "text": f"{o.spec.id} could not judge: {o.reason}"
+                + (f" To fix: {o.fix}" if o.fix else "")
+            },
             "descriptor": {"id": o.spec.id, "index": i},
         }
         for i, o in enumerate(audit.outcomes)
         if o.reason
     ]
+    warnings = [{"level": "warning", "message": {"text": w}} for w in audit.warnings]
     return {
         "$schema": SCHEMA_URI,
         "version": "2.1.0",
@@ -123,9 +134,10 @@ def document(audit: AuditResult) -> dict[str, Any]:
                 "automationDetails": {"id": f"m365-mail-auditor/{audit.tenant.id}/"},
                 "invocations": [
                     {
-                        "executionSuccessful": True,
+                        # Nothing judged is a failed run; an incomplete one still ran.
+                        "executionSuccessful": audit.status is not AuditStatus.ERROR,
                         "startTimeUtc": audit.started_at,
-                        "toolExecutionNotifications": errors,
+                        "toolExecutionNotifications": warnings + errors,
                     }
                 ],
                 "results": results,
@@ -133,6 +145,8 @@ def document(audit: AuditResult) -> dict[str, Any]:
                     "tenant": audit.tenant.id,
                     "tenantName": audit.tenant.display_name,
                     "collectedAt": audit.collected_at,
+                    "status": audit.status.value,
+                    "unjudged": audit.unjudged,
                     **({"changes": dict(audit.changes)} if audit.changes is not None else {}),
                 },
             }

@@ -7,6 +7,7 @@ import textwrap
 from tabulate import tabulate
 
 from auditor.judge.model import AuditResult, CheckOutcome, Status, WaiverState
+from auditor.reports import causes
 from auditor.reports.changes import render_text as render_changes
 
 _WIDTH = 100
@@ -19,8 +20,9 @@ def _summary(audit: AuditResult) -> str:
     def n(items, status):
         return sum(1 for i in items if i.status is status)
 
+    unjudged = f" ({audit.unjudged} not judged)" if audit.unjudged else ""
     return (
-        f"Summary: {audit.status.value.upper()}: {len(audit.outcomes)} checks: "
+        f"Summary: {audit.status.value.upper()}{unjudged}: {len(audit.outcomes)} checks: "
         f"{n(audit.outcomes, Status.PASS)} passed, {n(audit.outcomes, Status.FAIL)} failed, "
         f"{n(audit.outcomes, Status.ERROR)} errored, {n(audit.outcomes, Status.WAIVED)} waived; "
         f"{len(results)} resources examined ({n(results, Status.PASS)} pass, "
@@ -57,7 +59,18 @@ def _wrap(text: str, indent: str) -> str:
     )
 
 
-def _details(outcome: CheckOutcome) -> list[str]:
+def _causes(audit: AuditResult) -> list[str]:
+    if not audit.causes:
+        return []
+    lines = ["Why checks could not judge (each cause once):"]
+    for number, cause in causes.numbered(audit):
+        lines.append(_wrap(f"[{number}] {causes.describe(cause)}", "  "))
+        if cause.fix:
+            lines.append(_wrap(f"Fix: {cause.fix}", "      "))
+    return lines
+
+
+def _details(audit: AuditResult, outcome: CheckOutcome) -> list[str]:
     spec = outcome.spec
     ndr = f", prevents NDR {', '.join(spec.ndr)}" if spec.ndr else ""
     lines = [
@@ -65,13 +78,16 @@ def _details(outcome: CheckOutcome) -> list[str]:
         f"[{outcome.severity.value}{ndr}]: {spec.title}"
     ]
     if outcome.reason:
-        lines.append(_wrap(f"could not run: {outcome.reason}", "  "))
+        lines.append(_wrap(f"could not run: {causes.stopped_by(audit, outcome)}", "  "))
     for result in outcome.results:
         if result.status in _SHOWN_STATUSES:
             severity = outcome.result_severity(result)
             marker = f"{result.status.value.upper()} {severity.value}"
             lines.append(_wrap(f"- {result.resource} ({marker}): {result.message}", "  "))
-    lines.append(_wrap(f"Remediation: {spec.remediation}", "  "))
+    if causes.shows_remediation(outcome):
+        lines.append(_wrap(f"Remediation: {spec.remediation}", "  "))
+    elif outcome.fix:
+        lines.append(_wrap(f"To fix the error: {outcome.fix}", "  "))
     return lines
 
 
@@ -96,13 +112,16 @@ def render(audit: AuditResult) -> str:
         f"m365-mail-auditor {audit.tool_version}: tenant {name}",
         f"Snapshot collected {audit.collected_at}; audited {audit.started_at}; "
         f"baseline {audit.baseline_path}",
+        *(_wrap(f"Warning: {w}", "") for w in audit.warnings),
         _summary(audit),
         "",
         _overview(audit),
     ]
+    if audit.causes:
+        out += ["", *_causes(audit)]
     for outcome in audit.outcomes:
         if outcome.status in _SHOWN_STATUSES or outcome.count(Status.ERROR):
-            out += ["", *_details(outcome)]
+            out += ["", *_details(audit, outcome)]
     notes = _waiver_notes(audit)
     if notes:
         out += ["", *notes]

@@ -9,9 +9,10 @@ from pathlib import Path
 import jsonschema
 
 from auditor.common import jsonio
+from auditor.common.kinds import SNAPSHOT_SCHEMA
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "snapshot.schema.json"
-SCHEMA_ID = "m365-mail-auditor/snapshot"
+SCHEMA_ID = SNAPSHOT_SCHEMA
 SCHEMA_VERSION = 1
 
 

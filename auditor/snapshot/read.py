@@ -10,7 +10,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from auditor.common import jsonio
+from auditor.common import jsonio, kinds
 from auditor.common.timeutil import parse_time
 from auditor.snapshot.format import document_validator
 
@@ -29,6 +29,7 @@ class SourceRecord:
     collected_at: str
     data: Any = None  # frozen: Mappings and tuples
     error: str = ""
+    cause: Mapping[str, Any] | None = None  # for an error: its kind and fix (snapshot.causes)
 
     @property
     def ok(self) -> bool:
@@ -64,6 +65,7 @@ def thaw(value: Any) -> Any:
 
 def parse(raw: bytes, label: str) -> Snapshot:
     document = jsonio.parse_json(raw, label)
+    kinds.require(document, label, "snapshot")
     jsonio.validate(document_validator(), document, label)
     tenant = document["tenant"]
     sources = {
@@ -73,6 +75,7 @@ def parse(raw: bytes, label: str) -> Snapshot:
             collected_at=entry["collectedAt"],
             data=freeze(entry.get("data")),
             error=entry.get("error", ""),
+            cause=freeze(entry.get("cause")),
         )
         for name, entry in sorted(document["sources"].items())
     }

@@ -26,6 +26,11 @@ def fake(tmp_path_factory):
         yield tenant
 
 
+@pytest.fixture(autouse=True)
+def clean(fake):
+    fake.reset()  # grants, faults and counters as a fresh tenant has them
+
+
 def run_action(fake: FakeTenant, tmp_path: Path, **inputs: str) -> tuple[int, dict, Path, str]:
     out = tmp_path / "m365-audit"
     github_output = tmp_path / "github_output"
@@ -55,8 +60,10 @@ def run_action(fake: FakeTenant, tmp_path: Path, **inputs: str) -> tuple[int, di
 
 def test_the_action_audits_with_federation_and_writes_every_output(fake, tmp_path):
     code, outputs, out, text = run_action(fake, tmp_path)
-    assert code == 1
-    assert outputs["status"] == "fail"
+    # The fake tenant, like the demo, has an address a blocklist refuses to judge.
+    assert code == 2
+    assert outputs["status"] == "incomplete"
+    assert outputs["unjudged"] == "1"
     assert int(outputs["failed"]) > 0
     assert outputs["report-path"] == f"{out}/report.json"
     assert sorted(p.name for p in out.iterdir()) == [
@@ -70,12 +77,42 @@ def test_the_action_audits_with_federation_and_writes_every_output(fake, tmp_pat
         json.loads((out / "report.sarif").read_text())
     )
     summary = (tmp_path / "step_summary").read_text()
-    assert summary.startswith("## m365-mail-auditor: FAIL")
+    assert summary.startswith("## m365-mail-auditor: INCOMPLETE")
     assert fake.counts["github"] >= 1
     for secret in (fake.github_request_token, *fake.issued):
         assert secret not in text
         for path in out.iterdir():
             assert secret not in path.read_text()
+
+
+def test_status_output_is_fail_for_a_complete_audit_with_findings(fake, tmp_path):
+    fake.reset()
+    code, outputs, _, _ = run_action(fake, tmp_path, INPUT_CHECKS="CONN-001 OUT-002")
+    assert (code, outputs["status"], outputs["exit-code"]) == (1, "fail", "1")
+    assert outputs["unjudged"] == "0" and outputs["errored"] == "0"
+
+
+def test_status_output_is_incomplete_without_the_exchange_role(fake, tmp_path):
+    fake.reset()
+    fake.revoke("Global Reader")
+    code, outputs, out, _ = run_action(fake, tmp_path)
+    assert (code, outputs["status"], outputs["exit-code"]) == (2, "incomplete", "2")
+    assert int(outputs["errored"]) == 13
+    report = json.loads((out / "report.json").read_text())
+    (cause,) = report["rootCauses"]
+    assert cause["fix"] == "assign the Entra role Global Reader to the app's service principal"
+    assert len(cause["checks"]) == 13
+    # Said once in the step summary, not once per check.
+    summary = (tmp_path / "step_summary").read_text()
+    assert summary.count("HTTP 403 a body of 12 NUL bytes") == 1
+
+
+def test_status_output_is_error_when_nothing_could_be_judged(fake, tmp_path):
+    fake.reset()
+    fake.revoke("Global Reader")
+    code, outputs, out, _ = run_action(fake, tmp_path, INPUT_CHECKS="CONN-001,OUT-002")
+    assert (code, outputs["status"], outputs["exit-code"]) == (2, "error", "2")
+    assert json.loads((out / "report.json").read_text())["status"] == "error"
 
 
 def test_inputs_select_checks_and_fail_on(fake, tmp_path):

@@ -44,7 +44,7 @@ def test_run_previous_puts_the_changes_in_the_report(tmp_path):
         ("FWD-001", "mailbox:gone@tailspintoys.com", "gone")
     ]
     table = cli("run", "--demo", "--previous", str(old)).stdout
-    assert "1 new, 1 resolved, 0 changed" in table
+    assert "1 new, 1 resolved, 0 approved, 0 unknown (not judged this time), 0 changed" in table
     markdown = cli("run", "--demo", "--format", "markdown", "--previous", str(old)).stdout
     assert "### Changes since the previous run" in markdown
     html = cli("run", "--demo", "--format", "html", "--previous", str(old)).stdout
@@ -79,7 +79,10 @@ def test_diff_of_two_reports(tmp_path):
     assert done.returncode == 1
     assert len(json.loads(done.stdout)["new"]) == 1
     same = cli("diff", str(new), str(new))
-    assert same.returncode == 0 and "0 new, 0 resolved, 0 changed" in same.stdout
+    assert same.returncode == 0
+    assert "0 new, 0 resolved, 0 approved, 0 unknown (not judged this time), 0 changed" in (
+        same.stdout
+    )
 
 
 def test_diff_of_two_snapshots_names_what_changed(tmp_path):

@@ -70,10 +70,12 @@ def test_each_tenant_gets_a_report_and_a_broken_one_does_not_stop_the_rest(fake,
         ),
     ]
     done = run_fleet(fake, tmp_path, tenants)
-    assert done.returncode == 1, done.stderr
+    # A tenant that could not be audited outweighs the findings of the others.
+    assert done.returncode == 2, done.stderr
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     status = {t["name"]: t["status"] for t in summary["tenants"]}
-    assert status == {"alpha": "fail", "beta": "fail", "broken": "error"}
+    # The fake tenant, as the demo, has one address a blocklist refuses to judge.
+    assert status == {"alpha": "incomplete", "beta": "incomplete", "broken": "error"}
     broken = next(t for t in summary["tenants"] if t["name"] == "broken")
     assert "AADSTS700016" in broken["error"]
     for name in ("alpha", "beta"):

@@ -139,7 +139,9 @@ class TestReplayRefused:
             "its paged answer after 2 records (HTTP 400 BadRequest: Expired or Invalid "
             "pagination request); a partial list is not used"
         )
-        assert done.returncode == 0  # other sources were read; the run says which failed
+        # The snapshot is written with what was read, and the exit code says it is partial.
+        assert done.returncode == 2
+        assert "1 source ok, 1 failed" in done.stderr
         assert fake.counts["exchange:Get-InboundConnector"] == 3  # page, replay, one more try
 
     def test_the_checks_that_need_it_are_error_not_pass(self, fake):

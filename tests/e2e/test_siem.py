@@ -66,7 +66,7 @@ class Collector:
         self.server.server_close()
 
 
-def run_with_siem(url: str, spool: Path) -> subprocess.CompletedProcess[str]:
+def run_with_siem(url: str, spool: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     import os
 
     env = {**os.environ, "M365_AUDIT_SIEM_TOKEN": TOKEN}
@@ -85,6 +85,7 @@ def run_with_siem(url: str, spool: Path) -> subprocess.CompletedProcess[str]:
             url,
             "--siem-spool",
             str(spool),
+            *extra,
         ],
         capture_output=True,
         text=True,
@@ -113,7 +114,7 @@ def test_ocsf_events_fit_the_compliance_finding_class():
 def test_events_are_delivered_in_hec_format(tmp_path):
     with Collector() as collector:
         done = run_with_siem(collector.url, tmp_path)
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == 2, done.stderr  # the demo's audit is incomplete (IP-001)
     delivered = [item for batch in collector.batches for item in batch]
     report = json.loads((tmp_path / "report.json").read_text())
     assert len(delivered) == report["summary"]["results"]["total"]
@@ -126,8 +127,9 @@ def test_events_are_delivered_in_hec_format(tmp_path):
 
 def test_failed_delivery_keeps_the_events_on_disk(tmp_path):
     with Collector(status=400) as collector:
-        done = run_with_siem(collector.url, tmp_path)
-    assert done.returncode == 1  # the findings still decide; delivery failure is reported
+        # A complete audit with findings: they decide the exit code; the failure is reported.
+        done = run_with_siem(collector.url, tmp_path, "--check", "CONN-001")
+    assert done.returncode == 1
     assert "SIEM delivery failed after 0 events" in done.stderr
     spooled = list(tmp_path.glob("m365-audit-undelivered-*.ndjson"))
     assert len(spooled) == 1

@@ -6,7 +6,7 @@ import pytest
 
 from auditor.judge.context import CheckContext
 from auditor.judge.engine import audit, run_check
-from auditor.judge.model import CheckSpec, Result, Severity, Status, WaiverState
+from auditor.judge.model import AuditStatus, CheckSpec, Result, Severity, Status, WaiverState
 from auditor.judge.registry import Check, discover
 from tests.helpers import failed, inbound, make_baseline, make_snapshot, ok
 
@@ -170,20 +170,212 @@ class TestSettingsAndExitCodes:
         assert result.exit_code(Severity.HIGH) == 1
         assert result.exit_code(Severity.CRITICAL) == 0
 
-    def test_error_gives_2_unless_something_failed(self):
+    def test_nothing_judged_is_error_and_gives_2(self):
         snapshot = make_snapshot({})
         result = audit(snapshot, make_baseline(), discover(), NOW, selected=["CONN-002"])
+        assert result.status is AuditStatus.ERROR
         assert result.exit_code(Severity.LOW) == 2
+
+    def test_no_check_at_all_is_error_not_pass(self):
+        snapshot = make_snapshot({})
+        every = {cid: {"enabled": False} for cid in discover()}
+        result = audit(snapshot, make_baseline(checks=every), discover(), NOW)
+        assert result.outcomes == ()
+        assert result.status is AuditStatus.ERROR
+        assert result.exit_code(Severity.LOW) == 2
+
+    def test_findings_beside_a_check_that_could_not_judge_are_incomplete_not_fail(self):
+        snapshot = make_snapshot(
+            {"exchange.inboundConnectors": [inbound("Rogue", SenderIPAddresses=["10.0.0.0/8"])]}
+        )
+        result = audit(snapshot, make_baseline(), discover(), NOW, selected=["CONN-002", "OUT-002"])
+        assert [o.status for o in result.outcomes] == [Status.FAIL, Status.ERROR]
+        assert result.status is AuditStatus.INCOMPLETE
+        assert result.unjudged == 1
+        # The failure is in the report; the exit code says the audit cannot be trusted whole.
+        assert result.exit_code(Severity.LOW) == 2
+        assert result.exit_code(Severity.CRITICAL) == 2
 
     def test_result_level_error_gives_2(self):
         snapshot = make_snapshot(
             {"exchange.inboundConnectors": [inbound("Bad", SenderIPAddresses=["nope"])]}
         )
         result = audit(snapshot, make_baseline(), discover(), NOW, selected=["CONN-002"])
+        assert result.status is AuditStatus.ERROR  # its only resource could not be judged
         assert result.exit_code(Severity.LOW) == 2
+
+    def test_a_resource_not_judged_beside_passes_is_incomplete(self):
+        snapshot = make_snapshot(
+            {
+                "exchange.inboundConnectors": [
+                    inbound("Bad", SenderIPAddresses=["nope"]),
+                    inbound("Fine"),
+                ]
+            }
+        )
+        result = audit(snapshot, make_baseline(), discover(), NOW, selected=["CONN-002"])
+        assert result.status is AuditStatus.INCOMPLETE
+        assert result.unjudged == 1
 
     def test_all_pass_gives_0(self):
         snapshot = make_snapshot({"exchange.inboundConnectors": [inbound("Fine")]})
         result = audit(snapshot, make_baseline(), discover(), NOW, selected=["CONN-002"])
-        assert result.status is Status.PASS
+        assert result.status is AuditStatus.PASS
         assert result.exit_code(Severity.LOW) == 0
+
+
+def cause(kind, summary, fix="", source=""):
+    return {
+        "kind": kind,
+        "summary": summary,
+        **({"fix": fix} if fix else {}),
+        **({"source": source} if source else {}),
+    }
+
+
+def error_source(name, summary, **kind):
+    return {
+        "status": "error",
+        "collectedAt": "2026-11-20T06:00:00Z",
+        "error": f"{name}: {summary}",
+        "cause": cause(summary=summary, **kind),
+    }
+
+
+ROLE = "assign the Entra role Global Reader to the app's service principal"
+
+
+class TestRootCauses:
+    def snapshot(self):
+        nul = "Exchange Online refused access: HTTP 403 a body of 12 NUL bytes, not JSON"
+        sources = {
+            name: error_source(name, nul, kind="permission", fix=ROLE)
+            for name in (
+                "exchange.acceptedDomains",
+                "exchange.inboundConnectors",
+                "exchange.outboundConnectors",
+                "exchange.blockedSenders",
+            )
+        }
+        sources["dns.records"] = error_source(
+            "dns.records",
+            "not collected: exchange.acceptedDomains failed",
+            kind="dependency",
+            source="exchange.acceptedDomains",
+        )
+        sources["graph.domains"] = error_source(
+            "graph.domains",
+            "HTTP 503 after 4 attempts",
+            kind="service",
+        )
+        return make_snapshot(sources, wrap=False)
+
+    def test_one_missing_role_is_one_cause_listing_sources_and_checks(self):
+        chosen = ["AUTH-001", "CONN-001", "CONN-003", "OUT-002", "DOM-002"]
+        result = audit(self.snapshot(), make_baseline(), discover(), NOW, selected=chosen)
+        assert result.status is AuditStatus.ERROR
+        role, service = result.causes
+        assert role.fix == ROLE
+        assert role.sources == (
+            "dns.records",
+            "exchange.acceptedDomains",
+            "exchange.blockedSenders",
+            "exchange.inboundConnectors",
+            "exchange.outboundConnectors",
+        )
+        assert role.checks == ("AUTH-001", "CONN-001", "CONN-003", "DOM-002", "OUT-002")
+        assert service.summary == "HTTP 503 after 4 attempts" and service.fix == ""
+        assert service.checks == ("DOM-002",)
+
+    def test_an_errored_check_carries_the_fix_of_its_error_not_its_remediation(self):
+        result = audit(self.snapshot(), make_baseline(), discover(), NOW, selected=["AUTH-001"])
+        (outcome,) = result.outcomes
+        assert outcome.fix == ROLE
+        assert outcome.blocked_by == (
+            "exchange.acceptedDomains",
+            "exchange.outboundConnectors",
+            "dns.records",
+        )
+
+    def test_a_check_that_raised_is_fixed_in_the_check(self):
+        def broken(ctx):
+            raise KeyError("x")
+
+        spec = CheckSpec(
+            "TST-001", "t", "T", Severity.LOW, ("exchange.inboundConnectors",), (), "R"
+        )
+        snapshot = make_snapshot({"exchange.inboundConnectors": []})
+        outcome = run_check(Check(spec, broken), snapshot, make_baseline())
+        assert "a bug in the check" in outcome.fix
+        assert outcome.blocked_by == ()
+
+    def test_causes_are_read_from_the_error_text_of_older_snapshots(self):
+        snapshot = make_snapshot(
+            {
+                "exchange.acceptedDomains": failed("exchange.acceptedDomains: HTTP 403"),
+                "dns.records": failed(
+                    "dns.records: not collected: exchange.acceptedDomains failed"
+                ),
+            },
+            wrap=False,
+        )
+        result = audit(snapshot, make_baseline(), discover(), NOW, selected=["AUTH-003"])
+        (only,) = result.causes
+        assert only.summary == "HTTP 403"
+        assert only.sources == ("dns.records", "exchange.acceptedDomains")
+
+
+class TestWaiverAdvice:
+    def test_a_waiver_of_a_check_that_did_not_run_is_unjudged_not_unused(self):
+        snapshot = make_snapshot({"exchange.inboundConnectors": [inbound("Fine")]})
+        baseline = make_baseline(
+            waivers=[{**waiver("2030-01-01"), "check": "OUT-002", "resource": "user:x@y.z"}]
+        )
+        result = audit(snapshot, baseline, discover(), NOW, selected=["CONN-002"])
+        assert result.waivers[0].state is WaiverState.UNJUDGED
+
+    def test_a_waiver_of_a_check_in_error_is_unjudged_even_when_expired(self):
+        result = audit(
+            make_snapshot({}),
+            make_baseline(waivers=[waiver("2020-01-01")]),
+            discover(),
+            NOW,
+            selected=["CONN-002"],
+        )
+        assert result.waivers[0].state is WaiverState.UNJUDGED
+
+    def test_a_waiver_of_a_resource_the_check_could_not_judge_is_unjudged(self):
+        snapshot = make_snapshot(
+            {"exchange.inboundConnectors": [inbound("Rogue", SenderIPAddresses=["nope"])]}
+        )
+        baseline = make_baseline(waivers=[waiver("2030-01-01")])
+        result = audit(snapshot, baseline, discover(), NOW, selected=["CONN-002"])
+        assert result.outcomes[0].results[0].status is Status.ERROR
+        assert result.waivers[0].state is WaiverState.UNJUDGED
+
+
+class TestStaleSnapshot:
+    def test_a_snapshot_older_than_the_threshold_is_named(self):
+        from datetime import timedelta
+
+        snapshot = make_snapshot({"exchange.inboundConnectors": [inbound("Fine")]})
+        later = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)  # 11 days after collection
+        result = audit(
+            snapshot,
+            make_baseline(),
+            discover(),
+            later,
+            selected=["CONN-002"],
+            stale_after=timedelta(days=7),
+        )
+        (warning,) = result.warnings
+        assert "collected 2026-11-20T06:00:00Z, 11.0 days before this audit" in warning
+        fresh = audit(
+            snapshot,
+            make_baseline(),
+            discover(),
+            later,
+            selected=["CONN-002"],
+            stale_after=timedelta(days=14),
+        )
+        assert fresh.warnings == ()

@@ -81,7 +81,19 @@ def test_ndjson_keeps_a_line_for_a_check_that_could_not_run():
 
 def test_table_shows_why_a_check_could_not_run_and_waivers_to_review():
     text = " ".join(RENDERERS["table"](mixed_audit()).split())
-    assert "could not run: source exchange.acceptedDomains is not in the snapshot" in text
+    # Each cause once, numbered; the check points at it and says how to fix the error.
+    assert (
+        "[1] not in the snapshot (3 sources: exchange.acceptedDomains, exchange.messageTrace, "
+        "graph.users; blocks 2 checks: DOM-001, DOM-002)"
+    ) in text
+    assert "Fix: collect it: `m365-audit collect` without --check reads every source" in text
+    assert "[2] 403 Forbidden: grant Domain.Read.All (1 source: graph.domains;" in text
+    assert (
+        "could not run: exchange.acceptedDomains, graph.domains not collected "
+        "(causes [1], [2] above) To fix the error: collect it"
+    ) in text
+    # An errored check's remediation is not shown: it judged nothing to remedy.
+    assert text.count("Remediation:") == 1  # CONN-001's only
     assert "CONN-001 connector:Gone: expired on 2020-01-01" in text
     assert "Disabled by the baseline: ADM-001" in text
-    assert "Summary: FAIL: 4 checks: 0 passed, 1 failed, 2 errored, 1 waived" in text
+    assert "Summary: INCOMPLETE (2 not judged): 4 checks: 0 passed, 1 failed, 2 errored" in text

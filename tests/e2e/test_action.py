@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import jsonschema
-import pytest
 
 from auditor.demo import BASELINE as DEMO_BASELINE
 from tests.e2e.test_formats import SARIF_SCHEMA
@@ -18,17 +17,6 @@ from tests.fake_tenant import FakeTenant, Fault
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "action-run.sh"
-
-
-@pytest.fixture(scope="module")
-def fake(tmp_path_factory):
-    with FakeTenant(tmp_path_factory.mktemp("fake")) as tenant:
-        yield tenant
-
-
-@pytest.fixture(autouse=True)
-def clean(fake):
-    fake.reset()  # grants, faults and counters as a fresh tenant has them
 
 
 def run_action(fake: FakeTenant, tmp_path: Path, **inputs: str) -> tuple[int, dict, Path, str]:

@@ -380,16 +380,21 @@ class TestBaselineInit:
         # Approval cannot verify a domain: the unverified one still fails.
         assert findings(report)["DOM-002"] == {"domain:wingtipdirect.com": "fail"}
 
-    def test_items_whose_risk_could_not_be_judged_are_left_out_too(self, tmp_path):
+    @staticmethod
+    def init_without(tmp_path: Path, source_name: str) -> subprocess.CompletedProcess[str]:
+        """`baseline init` of the demo snapshot with one source failed (403)."""
         snapshot = json.loads(DEMO_SNAPSHOT.read_text())
-        snapshot["sources"]["graph.domains"] = {
+        snapshot["sources"][source_name] = {
             "status": "error",
             "collectedAt": snapshot["collectedAt"],
-            "error": "graph.domains: 403 Forbidden",
+            "error": f"{source_name}: 403 Forbidden",
         }
         source = tmp_path / "snap.json"
         source.write_text(json.dumps(snapshot))
-        done = cli("baseline", "init", "--snapshot", str(source), "-o", str(tmp_path / "b.json"))
+        return cli("baseline", "init", "--snapshot", str(source), "-o", str(tmp_path / "b.json"))
+
+    def test_items_whose_risk_could_not_be_judged_are_left_out_too(self, tmp_path):
+        done = self.init_without(tmp_path, "graph.domains")
         assert done.returncode == 0, done.stderr
         assert (
             "left out (risky): accepted domain tailspintoys.com: not checked for risk: DOM-002 "
@@ -406,15 +411,7 @@ class TestBaselineInit:
         assert target.read_text() == "{}"
 
     def test_init_notes_sources_it_could_not_approve(self, tmp_path):
-        snapshot = json.loads(DEMO_SNAPSHOT.read_text())
-        snapshot["sources"]["exchange.inboundConnectors"] = {
-            "status": "error",
-            "collectedAt": snapshot["collectedAt"],
-            "error": "403 Forbidden",
-        }
-        source = tmp_path / "snap.json"
-        source.write_text(json.dumps(snapshot))
-        done = cli("baseline", "init", "--snapshot", str(source), "-o", str(tmp_path / "b.json"))
+        done = self.init_without(tmp_path, "exchange.inboundConnectors")
         assert done.returncode == 0
         assert "$.sources['exchange.inboundConnectors']: not collected" in done.stderr
         assert "inboundConnectors" not in json.loads((tmp_path / "b.json").read_text())

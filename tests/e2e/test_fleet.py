@@ -7,17 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from auditor.commands.fleet import FleetTenant, shard
 from auditor.demo import BASELINE as DEMO_BASELINE
 from tests.fake_tenant import FakeTenant
-
-
-@pytest.fixture(scope="module")
-def fake(tmp_path_factory):
-    with FakeTenant(tmp_path_factory.mktemp("fake")) as tenant:
-        yield tenant
 
 
 def entry(fake: FakeTenant, name: str, credential: dict, client_id: str | None = None) -> dict:

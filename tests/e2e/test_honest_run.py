@@ -16,41 +16,21 @@ from auditor.common import jsonio
 from auditor.common.timeutil import format_time, utc_now
 from auditor.demo import BASELINE as DEMO_BASELINE
 from auditor.demo import SNAPSHOT as DEMO_SNAPSHOT
+from auditor.judge.registry import discover
 from auditor.reports.json_report import SCHEMA_PATH
 from tests.e2e.test_cli import cli as offline
 from tests.e2e.test_live import cli as live
-from tests.fake_tenant import FakeTenant
 
 REPORT_SCHEMA = jsonio.load_schema(SCHEMA_PATH)
 NUL_403 = "Exchange Online refused access: HTTP 403 a body of 12 NUL bytes, not JSON"
 ROLE_FIX = "assign the Entra role Global Reader to the app's service principal"
-EXCHANGE_CHECKS = [
-    "AUTH-001",
-    "AUTH-002",
-    "AUTH-003",
-    "CONN-001",
-    "CONN-002",
-    "CONN-003",
-    "DOM-001",
-    "DOM-002",
-    "FWD-001",
-    "FWD-002",
-    "IP-001",
-    "OUT-001",
-    "OUT-002",
-]
+# Every check that reads Exchange, directly or through DNS lookups of what Exchange lists.
+EXCHANGE_CHECKS = sorted(
+    cid
+    for cid, c in discover().items()
+    if any(s.startswith(("exchange.", "dns.")) for s in c.spec.requires)
+)
 OLD_ENOUGH = ["--max-snapshot-age", "100000"]  # the demo snapshot's age is not under test
-
-
-@pytest.fixture(scope="module")
-def fake(tmp_path_factory) -> FakeTenant:
-    with FakeTenant(tmp_path_factory.mktemp("fake-tenant")) as tenant:
-        yield tenant
-
-
-@pytest.fixture(autouse=True)
-def clean(fake: FakeTenant):
-    fake.reset()
 
 
 def one_line(text: str) -> str:

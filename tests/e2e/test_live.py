@@ -21,18 +21,6 @@ SINK = str(Path(tempfile.mkdtemp(prefix="m365-audit-sink-")) / "snapshot.json")
 DEMO_FINDINGS_ARGS = ["--baseline", str(DEMO_BASELINE), "--format", "json"]
 
 
-@pytest.fixture(scope="module")
-def fake(tmp_path_factory) -> FakeTenant:
-    with FakeTenant(tmp_path_factory.mktemp("fake-tenant")) as tenant:
-        yield tenant
-
-
-@pytest.fixture(autouse=True)
-def clean(fake: FakeTenant):
-    fake.reset()
-    yield
-
-
 def cli(
     fake: FakeTenant,
     *args: str,

@@ -15,8 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.fake_tenant import FakeTenant
-
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(900)
 
@@ -47,12 +45,6 @@ def python(tmp_path_factory) -> Path:
             pytest.skip(f"msal=={floor()} could not be installed (no package index?)")
         pytest.fail(f"installing msal=={floor()} failed: {done.stderr[-500:]}")
     return python
-
-
-@pytest.fixture(scope="module")
-def fake(tmp_path_factory):
-    with FakeTenant(tmp_path_factory.mktemp("fake")) as tenant:
-        yield tenant
 
 
 def test_the_venv_holds_the_floor_version(python):

@@ -48,17 +48,10 @@ def busy(tmp_path_factory):
         yield fake
 
 
-@pytest.fixture(scope="module")
-def fake(tmp_path_factory):
-    with FakeTenant(tmp_path_factory.mktemp("fake")) as tenant:
-        yield tenant
-
-
 @pytest.fixture(autouse=True)
 def clean(request):
-    for name in ("busy", "fake"):
-        if name in request.fixturenames:
-            request.getfixturevalue(name).reset()
+    if "busy" in request.fixturenames:  # the shared `fake` is reset by conftest.py
+        request.getfixturevalue("busy").reset()
 
 
 def expected_messages(fake: FakeTenant) -> dict[tuple[str, str | None], int]:

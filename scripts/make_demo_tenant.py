@@ -23,8 +23,11 @@ from auditor.collect.collectors.dns_sources import (  # noqa: E402
     sending_addresses,
     zone_tests,
 )
+from auditor.collect.collectors.message_trace import summarise  # noqa: E402
+from auditor.common.timeutil import parse_time  # noqa: E402
 from auditor.mail.domains import sending_domains  # noqa: E402
 from tests.fake_tenant.dns_server import load_zone, zone_lookup  # noqa: E402
+from tests.fake_tenant.trace import demo_rows  # noqa: E402
 
 TENANT_ID = "6f0c3b8e-2d4a-4c1e-9b7f-5a3d2e1c0b9a"
 COLLECTED = "2026-11-20T06:00:00Z"
@@ -390,6 +393,18 @@ def mailboxes() -> list[dict]:
         "DeliverToMailboxAndForward": False,
     }
     boxes.append(events)
+    # planted: the scanner's shared mailbox, made before the custom domain, was never moved:
+    # what it sends outside leaves as the .onmicrosoft.com address (LIM-001)
+    boxes.append(
+        {
+            "PrimarySmtpAddress": "scanner@tailspintoys.onmicrosoft.com",
+            "EmailAddresses": ["SMTP:scanner@tailspintoys.onmicrosoft.com"],
+            "RecipientTypeDetails": "SharedMailbox",
+            "ForwardingAddress": None,
+            "ForwardingSmtpAddress": None,
+            "DeliverToMailboxAndForward": False,
+        }
+    )
     return sorted(boxes, key=lambda b: b["PrimarySmtpAddress"].lower())
 
 
@@ -432,46 +447,26 @@ def forwarding_mailboxes() -> list[dict]:
 
 
 def message_trace() -> dict:
-    def row(domain, ip, outbound, count, first="2026-11-13T09:02:11Z", last="2026-11-20T05:58:40Z"):
-        return {
-            "SenderDomain": domain,
-            "FromIP": ip,
-            "Outbound": outbound,
-            "MessageCount": count,
-            "FirstReceived": first,
-            "LastReceived": last,
-        }
+    """What collection makes of the demo's raw trace (tests/fake_tenant/trace.py): the same
+    rows the fake tenant serves, aggregated by the collector's own code."""
+    accepted = {d["DomainName"].lower(): d for d in accepted_domains()}
+    return summarise(demo_rows(), accepted, parse_time(TRACE_START), parse_time(COLLECTED))
 
-    rows = [
-        row("tailspintoys.com", None, True, 1412),
-        row("tailspintoys.com", None, False, 1830),
-        row("tailspintoys.com", "203.0.113.25", True, 406),
-        row("tailspin.co.uk", None, True, 650),
-        row("shop.tailspin.co.uk", "203.0.113.26", True, 61),
-        row("tailspintoys.onmicrosoft.com", None, True, 14),
-        row("tailspin-events.com", None, True, 77),
-        row("contosopayroll.com", "40.92.18.20", False, 48),
-        row("gmail.com", "209.85.220.41", False, 130),
-        row("outlook.com", "40.92.10.11", False, 102),
-        # planted: the on-premises server relays a domain that is accepted but unverified
-        row("wingtipdirect.com", "203.0.113.25", True, 120),
-        # planted: spam relayed through the rogue connector's range
-        row(
-            "wingtip-promo.net",
-            "198.51.100.77",
-            True,
-            842,
-            first="2026-11-17T03:10:05Z",
-            last="2026-11-20T05:41:12Z",
-        ),
-    ]
+
+def limits_enforcement() -> dict:
+    """Get-LimitsEnforcementStatus as the gateway answers it: the live counter of external
+    recipients in the last 24 hours. Planted: 83 % of the tenant's limit. The seven-day trace
+    shows less, as message trace lags the counter (CSS-Exchange's TERRL estimator says so)."""
     return {
-        "StartDate": TRACE_START,
-        "EndDate": COLLECTED,
-        # The order the collector writes: sender domain, source IP, direction.
-        "Aggregates": sorted(
-            rows, key=lambda r: (r["SenderDomain"], r["FromIP"] or "", r["Outbound"])
-        ),
+        "Offered": True,
+        "Limits": [
+            {
+                "EnforcementEnabled": True,
+                "ObservedValue": 13374,
+                "Threshold": 16113,
+                "Verdict": "Allowed",
+            }
+        ],
     }
 
 
@@ -977,6 +972,7 @@ def build() -> dict:
             "exchange.blockedSenders": source(blocked_senders()),
             "exchange.dkimSigningConfig": source(dkim_signing()),
             "exchange.messageTrace": source(message_trace()),
+            "exchange.limitsEnforcementStatus": source(limits_enforcement()),
             "dns.records": source(dns_records()),
             "dns.blocklists": source(dns_blocklists()),
         },

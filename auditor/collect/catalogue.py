@@ -158,6 +158,12 @@ _CATALOGUE = (
         collect=exo.dkim_signing,
     ),
     SourceInfo(
+        "exchange.limitsEnforcementStatus",
+        "Get-LimitsEnforcementStatus (the live tenant external recipient counter)",
+        EXCHANGE_PERMISSION,
+        collect=exo.limits_enforcement,
+    ),
+    SourceInfo(
         "exchange.messageTrace",
         "Get-MessageTraceV2 (aggregated: sender domain x source IP x direction)",
         EXCHANGE_PERMISSION,

@@ -70,6 +70,7 @@ FAMILIES: tuple[Family, ...] = (
             "CONN-002",
             "OUT-001",
             "OUT-002",
+            "LIM-003",
             "FWD-001",
             "FWD-002",
         ),
@@ -92,11 +93,60 @@ FAMILIES: tuple[Family, ...] = (
             "The account is compromised and sent spam.",
             "A legitimate bulk send exceeded the recipient limits.",
         ),
-        checks=("OUT-002", "OUT-001", "ADM-001", "FWD-001"),
+        checks=("OUT-002", "LIM-003", "OUT-001", "ADM-001", "FWD-001"),
         steps=(
             "Treat the account as compromised: reset its password, revoke sessions, require MFA.",
             "Look for inbox rules, forwarding and app consents the attacker added.",
             "Then remove the user from Restricted entities in the Defender portal.",
+        ),
+    ),
+    Family(
+        key="onmicrosoft-limit",
+        title="Too much external mail from .onmicrosoft.com addresses (5.7.236)",
+        codes=(r"5\.7\.236",),
+        words=(r"onmicrosoft\.com.*(limit|throttl)", r"\bmoera\b"),
+        meaning="Mail from any *.onmicrosoft.com address to external recipients is limited to "
+        "100 recipients per tenant in a rolling 24 hours; past that, every such message is "
+        "refused until the window moves on.",
+        causes=(
+            "Mailboxes, shared mailboxes or scanners still have an .onmicrosoft.com primary "
+            "address because the custom domain was added later or is not the default.",
+            "An application or SMTP relay sends as an .onmicrosoft.com address.",
+            "A new (often trial) tenant is used to send spam before a custom domain exists.",
+        ),
+        checks=("LIM-001",),
+        steps=(
+            "Give the mailboxes LIM-001 lists a primary address on a custom domain.",
+            "Make a custom domain the tenant's default domain.",
+            "Point scanners, applications and relays at a custom-domain sender.",
+            "Wait for the 24-hour window to pass; nothing lifts the limit sooner.",
+        ),
+    ),
+    Family(
+        key="tenant-external-limit",
+        title="Tenant over its daily limit of external recipients (5.7.232, 5.7.233)",
+        codes=(r"5\.7\.23[23]\b",),
+        words=(
+            r"tenant external recipient rate limit",
+            r"daily limit for sending email to external recipients",
+        ),
+        meaning="Exchange Online limits how many external recipients a tenant may send to in a "
+        "rolling 24 hours, scaled by its paid licences (500 x licences^0.7 + 9500; 5,000 for a "
+        "trial tenant, 5.7.232). Past it, mail to external recipients bounces (5.7.233) until "
+        "the window moves on.",
+        causes=(
+            "A compromised account sends spam to many external recipients.",
+            "A legitimate bulk send (newsletter, notifications) goes through mailboxes.",
+            "Distribution groups with many external members: each member counts.",
+            "Forwarding of inbound mail to outside addresses: each forward counts.",
+        ),
+        checks=("LIM-002", "LIM-003", "OUT-002", "FWD-001", "ADM-001"),
+        steps=(
+            "Find the senders that sent the most (LIM-002's evidence; EAC > Reports > Mail "
+            "flow > Tenant Outbound External Recipients).",
+            "Secure any account that did not mean to send it; stop forwarding nobody approved.",
+            "Move bulk mail to Azure Communication Services or a bulk mail provider.",
+            "Wait for the 24-hour window to pass, or add paid licences if the need is real.",
         ),
     ),
     Family(

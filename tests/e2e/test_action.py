@@ -13,6 +13,7 @@ import jsonschema
 
 from auditor.demo import BASELINE as DEMO_BASELINE
 from tests.e2e.test_formats import SARIF_SCHEMA
+from tests.e2e.test_honest_run import EXCHANGE_CHECKS
 from tests.fake_tenant import FakeTenant, Fault
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,11 +86,11 @@ def test_status_output_is_incomplete_without_the_exchange_role(fake, tmp_path):
     fake.revoke("Global Reader")
     code, outputs, out, _ = run_action(fake, tmp_path)
     assert (code, outputs["status"], outputs["exit-code"]) == (2, "incomplete", "2")
-    assert int(outputs["errored"]) == 13
+    assert int(outputs["errored"]) == len(EXCHANGE_CHECKS)
     report = json.loads((out / "report.json").read_text())
     (cause,) = report["rootCauses"]
     assert cause["fix"] == "assign the Entra role Global Reader to the app's service principal"
-    assert len(cause["checks"]) == 13
+    assert cause["checks"] == EXCHANGE_CHECKS
     # Said once in the step summary, not once per check.
     summary = (tmp_path / "step_summary").read_text()
     assert summary.count("HTTP 403 a body of 12 NUL bytes") == 1

@@ -77,6 +77,16 @@ DEMO_FINDINGS = {
         "ip:198.51.100.77": "fail",
         "ip:203.0.113.26": "fail",
     },
+    "LIM-001": {
+        "mailbox:scanner@tailspintoys.onmicrosoft.com": "fail",
+        "tenant:6f0c3b8e-2d4a-4c1e-9b7f-5a3d2e1c0b9a": "fail",
+    },
+    "LIM-002": {
+        "limit:TenantExternalRecipients": "fail",
+    },
+    "LIM-003": {
+        "sender:peggy.olson@tailspintoys.com": "fail",
+    },
     "OUT-001": {
         "policy:Default": "fail",
     },
@@ -148,6 +158,29 @@ DEMO_PASSES = {
         "range:198.51.100.0/24",
         "range:203.0.113.128/25",
     },
+    "LIM-001": set(),
+    "LIM-002": set(),
+    "LIM-003": {  # the busiest senders the trace aggregate keeps
+        "sender:alice.nguyen@tailspintoys.com",
+        "sender:billing@wingtipdirect.com",
+        "sender:carol.diaz@tailspintoys.com",
+        "sender:erp@tailspintoys.com",
+        "sender:fiona.hughes@tailspin.co.uk",
+        "sender:frank.li@tailspintoys.com",
+        "sender:george.evans@tailspin.co.uk",
+        "sender:harriet.price@tailspin.co.uk",
+        "sender:hello@tailspin-events.com",
+        "sender:info@tailspintoys.com",
+        "sender:lucy.bennett@tailspin.co.uk",
+        "sender:noreply@tailspintoys.com",
+        "sender:orders@shop.tailspin.co.uk",
+        "sender:orders@wingtipdirect.com",
+        "sender:rosa.lima@tailspintoys.com",
+        "sender:sales@tailspintoys.com",
+        "sender:scanner@tailspintoys.onmicrosoft.com",
+        "sender:support@tailspintoys.com",
+        "sender:tina.weiss@tailspintoys.com",
+    },
     "OUT-001": {
         "policy:Executives",
     },
@@ -201,7 +234,7 @@ class TestDemo:
         lines = done.stdout.splitlines()
         assert lines[0].startswith("m365-mail-auditor ")
         assert lines[2].startswith(
-            "Summary: INCOMPLETE (1 not judged): 16 checks: 0 passed, 16 failed, 0 errored"
+            "Summary: INCOMPLETE (1 not judged): 19 checks: 0 passed, 19 failed, 0 errored"
         )
         assert "- connector:Relay-Backup (FAIL critical): not in the baseline" in done.stdout
         assert "Remediation: An inbound connector nobody approved" in done.stdout
@@ -216,9 +249,9 @@ class TestDemo:
         assert passes(demo_json) == DEMO_PASSES
         assert demo_json["summary"]["results"] == {
             "error": 1,
-            "fail": 33,
-            "pass": 37,
-            "total": 72,
+            "fail": 37,
+            "pass": 56,
+            "total": 95,
             "waived": 1,
         }
 

@@ -59,7 +59,7 @@ class TestCollect:
         target = tmp_path / "snapshot.json"
         done = cli(fake, "collect", "-o", str(target))
         assert done.returncode == 0, done.stderr
-        assert "23 sources ok, 0 failed" in done.stderr
+        assert "24 sources ok, 0 failed" in done.stderr
         assert stat.S_IMODE(target.stat().st_mode) == 0o600
         snapshot = json.loads(target.read_text())
         fixture = fake.data.fixture
@@ -75,7 +75,10 @@ class TestCollect:
             expected[name].pop("resolver")
         trace, want = collected.pop("exchange.messageTrace"), expected.pop("exchange.messageTrace")
         assert collected == expected
-        assert trace["Aggregates"] == want["Aggregates"]
+        # The recipient counts too: peaks, their starts and the busiest senders, as the demo
+        # snapshot has them (both made by the collector's code from the same rows).
+        for field in ("Aggregates", "ExternalRecipients", "Senders", "Rows"):
+            assert trace[field] == want[field], field
         end = parse_time(trace["EndDate"])
         assert abs((utc_now() - end).total_seconds()) < 120
         assert (end - parse_time(trace["StartDate"])).days == 7
@@ -101,14 +104,14 @@ class TestCollect:
         trace = json.loads(target.read_text())["sources"]["exchange.messageTrace"]["data"]
         expected = fake.data.fixture["sources"]["exchange.messageTrace"]["data"]
         assert trace["Aggregates"] == expected["Aggregates"]
-        # two pages in the newer window, one (empty) query for the older one
-        assert fake.counts["exchange:Get-MessageTraceV2"] == 3
+        # three pages in the newer window, one (empty) query for the older one
+        assert fake.counts["exchange:Get-MessageTraceV2"] == 4
 
     def test_paging_is_followed_to_the_end(self, fake, tmp_path):
         target = tmp_path / "snapshot.json"
         assert cli(fake, "collect", "-o", str(target), "--check", "DOM-001").returncode == 0
         users = json.loads(target.read_text())["sources"]["graph.users"]["data"]
-        assert len(users) == 43
+        assert len(users) == 44
         assert fake.counts["graph:users"] == 11  # pages of 4 (the fake's cap)
 
 

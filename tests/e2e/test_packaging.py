@@ -56,7 +56,7 @@ def run(env_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_demo_runs_from_the_wheel(installed):
     done = run(installed, "run", "--demo")
     assert done.returncode == 2, done.stderr
-    assert "Summary: INCOMPLETE (1 not judged): 16 checks" in done.stdout
+    assert "Summary: INCOMPLETE (1 not judged): 19 checks" in done.stdout
 
 
 def test_checks_and_shipped_baselines_are_in_the_wheel(installed):

@@ -299,3 +299,36 @@ class TestResolverThatSeesNothing:
             assert results[check] and all(r["status"] == "error" for r in results[check])
             assert "does not exist (NXDOMAIN" in results[check][0]["message"]
         assert done.returncode == 2
+
+
+class TestLimitsCounter:
+    """Get-LimitsEnforcementStatus is the live TERRL counter where the gateway offers it
+    (CIPP calls it through the same gateway); where it does not, LIM-002 estimates from the
+    trace and says so."""
+
+    def run_lim_002(self, fake: FakeTenant) -> dict:
+        args = ["--baseline", str(DEMO_BASELINE), "--format", "json", "--check", "LIM-002"]
+        done = cli(fake, "run", *args)
+        assert done.returncode in (0, 1), done.stderr
+        (check,) = json.loads(done.stdout)["checks"]
+        return check
+
+    def test_the_live_counter_is_read_and_judged(self, fake):
+        check = self.run_lim_002(fake)
+        (result,) = check["results"]
+        assert result["resource"] == "limit:TenantExternalRecipients"
+        assert result["evidence"]["live"]["ObservedValue"] == 13374
+        assert fake.counts["exchange:Get-LimitsEnforcementStatus"] == 1
+
+    def test_where_the_gateway_does_not_know_the_cmdlet_the_trace_is_the_estimate(self, fake):
+        kept = fake.data.exchange.pop("Get-LimitsEnforcementStatus")
+        try:
+            check = self.run_lim_002(fake)
+        finally:
+            fake.data.exchange["Get-LimitsEnforcementStatus"] = kept
+        (result,) = check["results"]
+        assert result["resource"].startswith("tenant:")
+        assert "an estimate from message trace (the gateway does not offer" in result["message"]
+        # The demo's seven days: Peggy's 8,400 and the rest, against 40 paid licences.
+        assert result["evidence"]["limitFromLicences"] == 16113
+        assert result["evidence"]["traceBusiest24Hours"]["Recipients"] > 8400

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,6 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from auditor.common.timeutil import format_time, parse_time, utc_now
+from tests.fake_tenant.trace import (  # noqa: F401 (BULK_*: what the tests plant and find)
+    BULK_DOMAIN,
+    BULK_IP,
+    busy_trace,
+    demo_rows,
+    exchange_time,
+    newest_first,
+    ticks,
+)
 
 DEMO = Path(__file__).resolve().parents[2] / "auditor" / "demo" / "snapshot.json"
 TIME_FIELDS = {
@@ -30,6 +38,7 @@ TIME_FIELDS = {
     "ChangedDatetime",
     "createdDateTime",
     "nextLifecycleDateTime",
+    "PeakStart",
 }
 EXCHANGE_TIME_FIELDS = ("WhenCreatedUTC", "WhenChangedUTC", "WhenChanged", "CreatedDatetime")
 
@@ -48,25 +57,6 @@ def shift_times(value: Any, delta: timedelta) -> Any:
     if isinstance(value, list):
         return [shift_times(v, delta) for v in value]
     return value
-
-
-def exchange_time(value: str, ticks: int = 0) -> str:
-    """Exchange writes seven decimals (100 ns ticks): the collector must normalise them."""
-    return parse_time(value).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ticks:07d}Z"
-
-
-_EXCHANGE_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,7}))?Z?$")
-
-
-def ticks(value: str) -> int:
-    """An Exchange time as 100 ns ticks since the epoch: the precision message trace compares
-    at (several rows share one `Received`; the next second is another value)."""
-    match = _EXCHANGE_TIME.match(value.strip())
-    if match is None:
-        return int(parse_time(value).timestamp()) * 10_000_000
-    whole = parse_time(match.group(1) + "Z")
-    fraction = (match.group(2) or "").ljust(7, "0")
-    return int(whole.timestamp()) * 10_000_000 + int(fraction)
 
 
 def _with_sidecars(record: dict[str, Any]) -> dict[str, Any]:
@@ -94,86 +84,6 @@ class TenantData:
     exchange: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     trace_rows: list[dict[str, Any]] = field(default_factory=list)
     fixture: dict[str, Any] = field(default_factory=dict)  # the shifted demo snapshot
-
-
-def expand_trace(aggregates: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Raw rows that aggregate back to `aggregates`: one per message, and a second
-    (internal) recipient on every tenth message, rows newest first."""
-    rows = []
-    for n, agg in enumerate(aggregates):
-        count = agg["MessageCount"]
-        first, last = parse_time(agg["FirstReceived"]), parse_time(agg["LastReceived"])
-        step = (last - first) / (count - 1) if count > 1 else timedelta(0)
-        for i in range(count):
-            received = last if i == count - 1 else first + step * i
-            received = received.replace(microsecond=0)
-            # Seven decimals, from a few values only: messages of one second can share one.
-            fraction = ((n + i) % 3) * 3_333_333
-            trace_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"trace/{n}/{i}"))
-            recipient = (
-                f"contact{i % 13}@partner{i % 5}.example"
-                if agg["Outbound"]
-                else f"staff{i % 11}@tailspintoys.com"
-            )
-            base = {
-                "MessageTraceId": trace_id,
-                "MessageId": f"<{trace_id}@mail.example>",
-                "Received": exchange_time(format_time(received), fraction),
-                "SenderAddress": f"sender{i % 7}@{agg['SenderDomain']}",
-                "RecipientAddress": recipient,
-                "FromIP": agg["FromIP"],
-                "ToIP": None,
-                "Subject": f"Quarterly update {i} for {recipient}",
-                "Status": "Delivered",
-                "Size": 20_000 + i,
-            }
-            rows.append(base)
-            if i % 10 == 0:
-                rows.append({**base, "RecipientAddress": f"archive{i % 3}@tailspintoys.com"})
-    return newest_first(rows)
-
-
-def newest_first(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Newest first, and by recipient within one instant: the order continuation relies on."""
-    rows.sort(key=lambda r: r["RecipientAddress"])
-    rows.sort(key=lambda r: ticks(r["Received"]), reverse=True)
-    return rows
-
-
-# A high-volume sender the tenant never registered, planted in the scaled-up trace.
-BULK_DOMAIN = "bulk-offers.example"
-BULK_IP = "198.51.100.200"
-
-
-def busy_trace(start: datetime, count: int, domain: str) -> list[dict[str, Any]]:
-    """`count` more rows in the hours before `start`, as a busy tenant has them: four messages
-    in most instants (so many rows share one `Received` to the tick), a second recipient on
-    every third message, and one message in twelve from BULK_DOMAIN through a relay."""
-    rows: list[dict[str, Any]] = []
-    n = 0
-    while len(rows) < count:
-        instant = start - timedelta(seconds=1 + n // 8, microseconds=0)
-        fraction = (n // 4 % 2) * 5_000_001
-        trace_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"busy/{n}"))
-        bulk = n % 12 == 0
-        sender = f"offers{n % 5}@{BULK_DOMAIN}" if bulk else f"user{n % 97}@{domain}"
-        base = {
-            "MessageTraceId": trace_id,
-            "MessageId": f"<{trace_id}@busy.example>",
-            "Received": exchange_time(format_time(instant), fraction),
-            "SenderAddress": sender,
-            "RecipientAddress": f"rcpt{n % 211}@partner{n % 7}.example",
-            "FromIP": BULK_IP if bulk else None,
-            "ToIP": None,
-            "Subject": f"Busy day {n}",
-            "Status": "Delivered",
-            "Size": 10_000 + n,
-        }
-        rows.append(base)
-        if n % 3 == 0 and len(rows) < count:
-            rows.append({**base, "RecipientAddress": f"team{n % 17}@{domain}"})
-        n += 1
-    return rows
 
 
 def mailboxes_of(users: list[dict[str, Any]], forwarding: list[dict[str, Any]]) -> list[dict]:
@@ -338,7 +248,12 @@ def build(
             }
             for i, m in enumerate(more)
         ]
-    rows = expand_trace(sources["exchange.messageTrace"]["Aggregates"])
+    # The live TERRL counter (the gateway answers Get-LimitsEnforcementStatus with plain
+    # numbers); deleting the cmdlet makes the gateway answer "not recognized".
+    limits = sources["exchange.limitsEnforcementStatus"]
+    if limits["Offered"]:
+        data.exchange["Get-LimitsEnforcementStatus"] = copy.deepcopy(limits["Limits"])
+    rows = demo_rows(delta)
     if extra_trace_rows:
         rows += busy_trace(start, extra_trace_rows, demo["tenant"]["defaultDomain"])
     data.trace_rows = newest_first(rows)

@@ -38,6 +38,19 @@ from auditor.judge.registry import discover
             "authentication",
         ),
         ("Your subscription has been suspended", "subscription"),
+        (
+            "550 5.7.233 Your message can't be sent because your tenant exceeded its daily "
+            "limit for sending email to external recipients (tenant external recipient rate "
+            "limit)",
+            "tenant-external-limit",
+        ),
+        (
+            "550 5.7.232 Your message can't be sent because your trial tenant has exceeded its "
+            "daily limit for sending email to external recipients (tenant external recipient "
+            "rate limit)",
+            "tenant-external-limit",
+        ),
+        ("550 5.7.236", "onmicrosoft-limit"),
     ],
 )
 def test_each_family_is_recognised(text, family):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
 from auditor.collect.collectors import CollectContext, normalise_time, project
+from auditor.collect.http import ApiError
 
 ACCEPTED_DOMAIN_FIELDS = (
     "DomainName",
@@ -189,3 +191,39 @@ def blocked_senders(ctx: CollectContext) -> list[dict[str, Any]]:
 
 def dkim_signing(ctx: CollectContext) -> list[dict[str, Any]]:
     return _records(ctx.need_exchange().invoke("Get-DkimSigningConfig"), DKIM_FIELDS, "Domain")
+
+
+# Field names as CIPP (its TERRL alert) and CSS-Exchange's TERRL estimator read them; the
+# cmdlet's reference page is not public (docs/fake-tenant.md).
+LIMITS_FIELDS = ("Identity", "Name", "Verdict", "EnforcementEnabled", "Threshold", "ObservedValue")
+_NOT_OFFERED = re.compile(r"not recognized|CommandNotFoundException", re.IGNORECASE)
+
+
+def limits_enforcement(ctx: CollectContext) -> dict[str, Any]:
+    """The live counter of the tenant external recipient rate limit. Where the gateway does
+    not know the cmdlet (another cloud, an older service), `Offered` is false: the checks then
+    estimate from message trace and say so; any other failure is this source's error."""
+    try:
+        rows = ctx.need_exchange().invoke("Get-LimitsEnforcementStatus")
+    except ApiError as exc:
+        if exc.status == 400 and _NOT_OFFERED.search(exc.message):
+            ctx.notes.append("Get-LimitsEnforcementStatus is not offered by this gateway")
+            return {"Offered": False, "Limits": []}
+        raise
+    limits = [project(r, LIMITS_FIELDS) for r in rows]
+    for limit in limits:
+        for name in ("Threshold", "ObservedValue"):
+            limit[name] = _number(limit.get(name))
+    return {"Offered": True, "Limits": limits}
+
+
+def _number(value: Any) -> Any:
+    """A count as a number, whether the gateway sends 13374 or "13374"; anything else as it
+    came, for the snapshot's schema to refuse."""
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return value
+        return int(number) if number.is_integer() else number
+    return value

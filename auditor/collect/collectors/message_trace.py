@@ -1,8 +1,12 @@
-"""Message trace, aggregated while it is read: sender domain x source IP x direction.
+"""Message trace, aggregated while it is read.
 
 Raw rows are large and personal (subjects, recipients) and no check needs them, so they never
-leave this module: only counts per (sender domain, source IP, outbound) and the first and
-last time each was seen.
+leave this module. What is kept: counts of messages per (sender domain, source IP, outbound)
+with the first and last time each was seen; and, for Microsoft's sending limits, recipients
+counted as Exchange Online counts them (one per message and recipient, after a distribution
+group is expanded), the busiest rolling 24 hours and hour, tenant-wide, for
+`*.onmicrosoft.com` senders, and per sender of the tenant's own domains (the busiest
+senders only). Sender addresses are kept for those; recipient addresses never are.
 """
 
 from __future__ import annotations
@@ -23,6 +27,17 @@ from auditor.common.timeutil import format_time, parse_time
 from auditor.mail.domains import address_domain, covering_domain
 
 CMDLET = "Get-MessageTraceV2"
+DAY = timedelta(hours=24)  # Exchange Online's sending limits count over a rolling 24 hours
+HOUR = timedelta(hours=1)  # outbound spam policies limit recipients per hour
+TOP_SENDERS = 25  # per ranking kept: by all recipients a day, external a day, external an hour
+# A distribution group's own row; its members have rows of their own (CSS-Exchange's TERRL
+# estimator excludes it the same way).
+EXPANDED = "expanded"
+# Senders the limits do not count: bounces and notices (an empty sender, postmaster,
+# mailer-daemon) and the Microsoft Exchange Recipient that sends system mail.
+SYSTEM_LOCAL_PARTS = frozenset(
+    {"postmaster", "mailer-daemon", "microsoftexchange329e71ec88ae4615bbc36ab6ce41109e"}
+)
 WINDOW = timedelta(days=10)  # the longest span one query may cover
 PAGE_SIZE = 5000  # the largest ResultSize the cmdlet takes
 QUERIES_PER_PERIOD = 100
@@ -213,6 +228,101 @@ def aggregate(
     return aggregates, without_sender
 
 
+def peak(times: list[datetime], window: timedelta) -> dict[str, Any]:
+    """The most events in any `window` (rolling, as the service counts), and when that window
+    began: the earliest such window when several tie."""
+    ordered = sorted(times)
+    best, start, low = 0, None, 0
+    for high, when in enumerate(ordered):
+        while when - ordered[low] >= window:
+            low += 1
+        if high - low + 1 > best:
+            best, start = high - low + 1, ordered[low]
+    return {"Recipients": best, "PeakStart": format_time(start) if start else None}
+
+
+@dataclass
+class _Sender:
+    internal: list[datetime] = field(default_factory=list)
+    external: list[datetime] = field(default_factory=list)
+
+
+def recipients(
+    rows: list[Mapping[str, Any]], accepted: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Any]:
+    """Recipients as the sending limits count them. External: a recipient whose domain no
+    accepted domain covers (a subdomain only through MatchSubDomains). Not counted: the
+    expanded group's own row, and mail from an empty or system sender."""
+    excluded = {"ExpandedGroup": 0, "NullSender": 0, "SystemSender": 0, "NoRecipient": 0}
+    external: list[datetime] = []
+    moera: list[datetime] = []
+    moera_senders: dict[str, int] = {}
+    senders: dict[str, _Sender] = {}
+    for row in rows:
+        if str(row.get("Status") or "").strip().lower() == EXPANDED:
+            excluded["ExpandedGroup"] += 1
+            continue
+        sender = str(row.get("SenderAddress") or "").strip().strip("<>").lower()
+        sender_domain = address_domain(sender)
+        if not sender_domain:
+            excluded["NullSender"] += 1
+            continue
+        if sender.rsplit("@", 1)[0] in SYSTEM_LOCAL_PARTS:
+            excluded["SystemSender"] += 1
+            continue
+        recipient = address_domain(row.get("RecipientAddress"))
+        if recipient is None:
+            excluded["NoRecipient"] += 1
+            continue
+        when = parse_time(str(row["Received"]))
+        outside = covering_domain(recipient, accepted) is None
+        if outside:
+            external.append(when)
+            if sender_domain.endswith(".onmicrosoft.com"):
+                moera.append(when)
+                moera_senders[sender] = moera_senders.get(sender, 0) + 1
+        if covering_domain(sender_domain, accepted) is not None:  # the tenant's own senders
+            counts = senders.setdefault(sender, _Sender())
+            (counts.external if outside else counts.internal).append(when)
+    return {
+        "ExternalRecipients": {
+            "Counted": len(external),
+            "Peak24h": peak(external, DAY),
+            "OnMicrosoft": {
+                "Counted": len(moera),
+                "Peak24h": peak(moera, DAY),
+                "Senders": [
+                    {"Sender": s, "ExternalRecipients": n}
+                    for s, n in sorted(moera_senders.items(), key=lambda i: (-i[1], i[0]))
+                ][:TOP_SENDERS],
+            },
+            "Excluded": excluded,
+        },
+        "Senders": _busiest(senders),
+    }
+
+
+def _busiest(senders: Mapping[str, _Sender]) -> list[dict[str, Any]]:
+    """The busiest senders by each measure a limit applies to, each with all its measures."""
+    measured = {
+        sender: {
+            "Sender": sender,
+            "Recipients": len(c.internal) + len(c.external),
+            "ExternalRecipients": len(c.external),
+            "Peak24h": peak(c.internal + c.external, DAY),
+            "Peak24hExternal": peak(c.external, DAY),
+            "PeakHourExternal": peak(c.external, HOUR),
+            "PeakHourInternal": peak(c.internal, HOUR),
+        }
+        for sender, c in senders.items()
+    }
+    kept: set[str] = set()
+    for measure in ("Peak24h", "Peak24hExternal", "PeakHourExternal", "PeakHourInternal"):
+        ranked = sorted(measured, key=lambda s: (-measured[s][measure]["Recipients"], s))
+        kept.update(s for s in ranked[:TOP_SENDERS] if measured[s][measure]["Recipients"])
+    return [measured[s] for s in sorted(kept)]
+
+
 def message_trace(ctx: CollectContext, limiter: RateLimiter | None = None) -> dict[str, Any]:
     exchange = ctx.need_exchange()
     end = ctx.trace_end or ctx.now
@@ -226,12 +336,23 @@ def message_trace(ctx: CollectContext, limiter: RateLimiter | None = None) -> di
     seen: set[tuple[str, str]] = set()
     for start, stop in windows(end, ctx.trace_days):
         rows += _rows_in_window(exchange, start, stop, limiter, ctx.progress, seen)
+    return summarise(rows, accepted, end - timedelta(days=ctx.trace_days), end)
+
+
+def summarise(
+    rows: list[Mapping[str, Any]],
+    accepted: Mapping[str, Mapping[str, Any]],
+    start: datetime,
+    end: datetime,
+) -> dict[str, Any]:
+    """What the snapshot keeps of the rows of [start, end): counts, never the rows."""
     aggregates, without_sender = aggregate(rows, accepted)
     data: dict[str, Any] = {
-        "StartDate": format_time(end - timedelta(days=ctx.trace_days)),
+        "StartDate": format_time(start),
         "EndDate": format_time(end),
         "Aggregates": aggregates,
         "Rows": len(rows),
+        **recipients(rows, accepted),
     }
     if without_sender:
         data["RowsWithoutSender"] = without_sender

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.judge import CheckContext, Result, Status, check
+from checks._ca import ids, limits, users_of
 from checks._roles import JUDGED_ROLES
 
 USER = "#microsoft.graph.user"
@@ -51,14 +52,6 @@ class Coverage:
     excluded: tuple[str, ...]
     conditional: tuple[str, ...]
     uncertain: tuple[str, ...]
-
-
-def _users(policy: Mapping[str, Any]) -> Mapping[str, Any]:
-    return (policy.get("conditions") or {}).get("users") or {}
-
-
-def _set(mapping: Mapping[str, Any], key: str) -> set[str]:
-    return set(mapping.get(key) or ())
 
 
 # Methods that are multifactor on their own; any other method alone is a single factor, so an
@@ -157,39 +150,6 @@ def guests_match(spec: Mapping[str, Any] | None, kind: str | None) -> bool | Non
     return None
 
 
-def _limits(policy: Mapping[str, Any]) -> list[str]:
-    """Conditions that make a policy require MFA only sometimes."""
-    conditions = policy.get("conditions") or {}
-    limits = []
-    apps = conditions.get("applications") or {}
-    if "All" not in (apps.get("includeApplications") or ()):
-        limits.append("not all cloud apps")
-    elif apps.get("excludeApplications"):
-        excluded = ", ".join(str(a) for a in apps["excludeApplications"])
-        limits.append(f"not the apps it excludes: {excluded}")
-    client_types = set(conditions.get("clientAppTypes") or ())
-    if (
-        client_types
-        and "all" not in client_types
-        and not {
-            "browser",
-            "mobileAppsAndDesktopClients",
-        }
-        <= client_types
-    ):
-        limits.append("not all client apps")
-    locations = conditions.get("locations") or {}
-    if locations.get("excludeLocations") or (
-        locations.get("includeLocations") and "All" not in locations["includeLocations"]
-    ):
-        limits.append("only from some locations")
-    if conditions.get("userRiskLevels") or conditions.get("signInRiskLevels"):
-        limits.append("only on risky sign-ins")
-    if conditions.get("platforms"):
-        limits.append("only on some platforms")
-    return limits
-
-
 def _coverage(
     user: Principal,
     groups: set[str],
@@ -207,14 +167,14 @@ def _coverage(
         mfa, why_not = requires_mfa(policy)
         if mfa is False:
             continue
-        users = _users(policy)
+        users = users_of(policy)
         name = str(policy.get("displayName") or policy.get("id"))
         guest_in = guests_match(users.get("includeGuestsOrExternalUsers"), kind)
         included = (
-            "All" in _set(users, "includeUsers")
-            or user.id in _set(users, "includeUsers")
-            or user.role_ids & _set(users, "includeRoles")
-            or groups & _set(users, "includeGroups")
+            "All" in ids(users, "includeUsers")
+            or user.id in ids(users, "includeUsers")
+            or user.role_ids & ids(users, "includeRoles")
+            or groups & ids(users, "includeGroups")
             or guest_in is True
         )
         if not included:
@@ -223,20 +183,20 @@ def _coverage(
             continue
         guest_out = guests_match(users.get("excludeGuestsOrExternalUsers"), kind)
         if (
-            user.id in _set(users, "excludeUsers")
-            or user.role_ids & _set(users, "excludeRoles")
-            or groups & _set(users, "excludeGroups")
+            user.id in ids(users, "excludeUsers")
+            or user.role_ids & ids(users, "excludeRoles")
+            or groups & ids(users, "excludeGroups")
             or guest_out is True
         ):
             excluded.append(name)
         elif guest_out is None:
             uncertain.append(f"{name} (it excludes guests of some external tenants)")
-        elif _set(users, "excludeGroups") - known_groups:
+        elif ids(users, "excludeGroups") - known_groups:
             uncertain.append(f"{name} (the members of a group it excludes were not collected)")
         elif mfa is None:
             uncertain.append(f"{name} ({why_not})")
-        elif _limits(policy):
-            conditional.append(f"{name} ({', '.join(_limits(policy))})")
+        elif limits(policy):
+            conditional.append(f"{name} ({', '.join(limits(policy))})")
         else:
             requiring.append(name)
     return Coverage(tuple(requiring), tuple(excluded), tuple(conditional), tuple(uncertain))
@@ -469,9 +429,9 @@ def mfa_enforcement_posture(ctx: CheckContext) -> Iterator[Result]:
 
     enforcing, conditional, report_only, unknown, excluded = [], [], [], [], set()
     for policy in ctx.source("graph.conditionalAccessPolicies"):
-        users = _users(policy)
+        users = users_of(policy)
         mfa, why_not = requires_mfa(policy)
-        if "All" not in _set(users, "includeUsers") or mfa is False:
+        if "All" not in ids(users, "includeUsers") or mfa is False:
             continue
         name = str(policy.get("displayName") or policy.get("id"))
         if mfa is None:
@@ -482,13 +442,13 @@ def mfa_enforcement_posture(ctx: CheckContext) -> Iterator[Result]:
             report_only.append(name)
         elif policy.get("state") != "enabled":
             continue
-        elif _limits(policy):
-            conditional.append(f"{name} ({', '.join(_limits(policy))})")
+        elif limits(policy):
+            conditional.append(f"{name} ({', '.join(limits(policy))})")
         else:
             enforcing.append(name)
-            excluded |= {names.get(u, f"user {u}") for u in _set(users, "excludeUsers")}
-            excluded |= {f"group {g}" for g in _set(users, "excludeGroups")}
-            excluded |= {f"role {r}" for r in _set(users, "excludeRoles")}
+            excluded |= {names.get(u, f"user {u}") for u in ids(users, "excludeUsers")}
+            excluded |= {f"group {g}" for g in ids(users, "excludeGroups")}
+            excluded |= {f"role {r}" for r in ids(users, "excludeRoles")}
             guests = users.get("excludeGuestsOrExternalUsers") or {}
             if guests.get("guestOrExternalUserTypes"):
                 excluded.add(f"guests and external users ({guests['guestOrExternalUserTypes']})")

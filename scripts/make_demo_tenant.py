@@ -411,22 +411,61 @@ def mailboxes() -> list[dict]:
 # --- Exchange: message trace, aggregated ---------------------------------------------------
 
 
+SIGN_IN_SHARED = "support@tailspintoys.com"
+SMTP_AUTH_MAILBOX = "scanner@tailspintoys.onmicrosoft.com"
+
+
+def user_id(primary: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"user/{primary}"))
+
+
 def users() -> list[dict]:
     """Graph's view of the same people: mail and the SMTP proxy addresses."""
     out = []
     for box in mailboxes():
         primary = box["PrimarySmtpAddress"]
+        shared = box["RecipientTypeDetails"] == "SharedMailbox"
         out.append(
             {
-                "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"user/{primary}")),
+                "id": user_id(primary),
                 "userPrincipalName": primary,
                 "mail": primary,
                 "proxyAddresses": sorted(
                     a for a in box["EmailAddresses"] if a.lower().startswith("smtp:")
                 ),
+                # A shared mailbox's account is disabled when created in the admin centre;
+                # planted: support@'s was enabled (and its password shared) years ago, and the
+                # scanner's signs in to send with SMTP AUTH.
+                "accountEnabled": not shared or primary in (SIGN_IN_SHARED, SMTP_AUTH_MAILBOX),
             }
         )
     return sorted(out, key=lambda u: u["userPrincipalName"].lower())
+
+
+def shared_mailboxes() -> list[dict]:
+    """Get-Mailbox -RecipientTypeDetails SharedMailbox: which mailboxes are shared, and their
+    Entra ID object (ExternalDirectoryObjectId) whose account should be disabled."""
+    return [
+        {
+            "PrimarySmtpAddress": box["PrimarySmtpAddress"],
+            "RecipientTypeDetails": "SharedMailbox",
+            "ExternalDirectoryObjectId": user_id(box["PrimarySmtpAddress"]),
+        }
+        for box in mailboxes()
+        if box["RecipientTypeDetails"] == "SharedMailbox"
+    ]
+
+
+def transport_config() -> dict:
+    """Get-TransportConfig: SMTP AUTH is off for the organisation (the default for new
+    tenants)."""
+    return {"SmtpClientAuthenticationDisabled": True}
+
+
+def smtp_auth_mailboxes() -> list[dict]:
+    """Get-CASMailbox -Filter 'SmtpClientAuthenticationDisabled -eq $false': planted, the
+    scanner's mailbox turns SMTP AUTH on for itself, so it can send with a password."""
+    return [{"PrimarySmtpAddress": SMTP_AUTH_MAILBOX, "SmtpClientAuthenticationDisabled": False}]
 
 
 def forwarding_mailboxes() -> list[dict]:
@@ -671,7 +710,8 @@ def conditional_access() -> list[dict]:
         policy(
             "CA003 Block legacy authentication",
             "enabled",
-            {"includeUsers": ["All"]},
+            # planted: the scanner is excluded so that it can send with SMTP AUTH and a password
+            {"includeUsers": ["All"], "excludeUsers": [user_id(SMTP_AUTH_MAILBOX)]},
             ["block"],
             client=("exchangeActiveSync", "other"),
         ),
@@ -966,6 +1006,9 @@ def build() -> dict:
             "exchange.inboundConnectors": source(inbound_connectors()),
             "exchange.outboundConnectors": source(outbound_connectors()),
             "exchange.forwardingMailboxes": source(forwarding_mailboxes()),
+            "exchange.sharedMailboxes": source(shared_mailboxes()),
+            "exchange.transportConfig": source(transport_config()),
+            "exchange.smtpAuthMailboxes": source(smtp_auth_mailboxes()),
             "exchange.outboundSpamPolicies": source(outbound_spam_policies()),
             "exchange.remoteDomains": source(remote_domains()),
             "exchange.transportRules": source(transport_rules()),

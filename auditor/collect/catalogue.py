@@ -74,7 +74,7 @@ _CATALOGUE = (
     ),
     SourceInfo(
         "graph.users",
-        "GET /users?$select=id,userPrincipalName,mail,proxyAddresses&$top=999",
+        "GET /users?$select=id,userPrincipalName,mail,proxyAddresses,accountEnabled&$top=999",
         "User.Read.All",
         collect=graph.users,
     ),
@@ -126,6 +126,24 @@ _CATALOGUE = (
         "Get-Mailbox -Filter 'ForwardingSmtpAddress -ne $null -or ForwardingAddress -ne $null'",
         EXCHANGE_PERMISSION,
         collect=exo.forwarding_mailboxes,
+    ),
+    SourceInfo(
+        "exchange.sharedMailboxes",
+        "Get-Mailbox -RecipientTypeDetails SharedMailbox",
+        EXCHANGE_PERMISSION,
+        collect=exo.shared_mailboxes,
+    ),
+    SourceInfo(
+        "exchange.transportConfig",
+        "Get-TransportConfig (SmtpClientAuthenticationDisabled)",
+        EXCHANGE_PERMISSION,
+        collect=exo.transport_config,
+    ),
+    SourceInfo(
+        "exchange.smtpAuthMailboxes",
+        "Get-CASMailbox -Filter 'SmtpClientAuthenticationDisabled -eq $false'",
+        EXCHANGE_PERMISSION,
+        collect=exo.smtp_auth_mailboxes,
     ),
     SourceInfo(
         "exchange.outboundSpamPolicies",

@@ -59,6 +59,8 @@ FAMILIES: tuple[Family, ...] = (
         "(5.7.705), or routed it through its high-risk pool and then refused it (5.7.708).",
         causes=(
             "An account without MFA was taken over and sends spam.",
+            "A password alone was enough: SMTP AUTH, legacy authentication not blocked, or a "
+            "shared mailbox whose account can sign in.",
             "A rogue inbound connector relays spam through the tenant.",
             "Mailboxes or transport rules forward mail outside in bulk.",
             "Outbound spam policies do not stop a sender that bursts.",
@@ -71,6 +73,9 @@ FAMILIES: tuple[Family, ...] = (
             "OUT-001",
             "OUT-002",
             "LIM-003",
+            "SIGN-001",
+            "SIGN-002",
+            "SIGN-003",
             "FWD-001",
             "FWD-002",
         ),
@@ -93,7 +98,7 @@ FAMILIES: tuple[Family, ...] = (
             "The account is compromised and sent spam.",
             "A legitimate bulk send exceeded the recipient limits.",
         ),
-        checks=("OUT-002", "LIM-003", "OUT-001", "ADM-001", "FWD-001"),
+        checks=("OUT-002", "LIM-003", "OUT-001", "ADM-001", "SIGN-001", "SIGN-002", "SIGN-003"),
         steps=(
             "Treat the account as compromised: reset its password, revoke sessions, require MFA.",
             "Look for inbox rules, forwarding and app consents the attacker added.",

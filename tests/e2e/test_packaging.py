@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from auditor.judge.registry import discover
+
 ROOT = Path(__file__).resolve().parents[2]
 # Building a wheel and a venv takes minutes on a slow machine; each step has its own timeout.
 pytestmark = pytest.mark.timeout(900)
@@ -56,7 +58,7 @@ def run(env_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_demo_runs_from_the_wheel(installed):
     done = run(installed, "run", "--demo")
     assert done.returncode == 2, done.stderr
-    assert "Summary: INCOMPLETE (1 not judged): 19 checks" in done.stdout
+    assert f"Summary: INCOMPLETE (1 not judged): {len(discover())} checks" in done.stdout
 
 
 def test_checks_and_shipped_baselines_are_in_the_wheel(installed):

@@ -332,3 +332,23 @@ class TestLimitsCounter:
         # The demo's seven days: Peggy's 8,400 and the rest, against 40 paid licences.
         assert result["evidence"]["limitFromLicences"] == 16113
         assert result["evidence"]["traceBusiest24Hours"]["Recipients"] > 8400
+
+
+class TestSmtpAuthFilterRefused:
+    """SmtpClientAuthenticationDisabled is not in Microsoft's list of confirmed filterable
+    properties: a gateway that refuses the filter must not cost the check its verdict."""
+
+    def test_every_mailbox_is_read_and_the_check_still_judges(self, fake, tmp_path):
+        fake.refuse_filters = True
+        target = tmp_path / "s.json"
+        done = cli(fake, "collect", "-o", str(target), "--check", "SIGN-001")
+        assert done.returncode == 0, done.stderr
+        record = json.loads(target.read_text())["sources"]["exchange.smtpAuthMailboxes"]
+        assert record["note"] == "the gateway refused the SMTP AUTH filter: every mailbox was read"
+        assert record["data"] == [
+            {
+                "PrimarySmtpAddress": "scanner@tailspintoys.onmicrosoft.com",
+                "SmtpClientAuthenticationDisabled": False,
+            }
+        ]
+        assert fake.counts["exchange:Get-CASMailbox"] >= 2

@@ -86,16 +86,22 @@ class TenantData:
     fixture: dict[str, Any] = field(default_factory=dict)  # the shifted demo snapshot
 
 
-def mailboxes_of(users: list[dict[str, Any]], forwarding: list[dict[str, Any]]) -> list[dict]:
-    """Get-Mailbox's records for the demo's users, with the forwarding of those that have it."""
+def mailboxes_of(
+    users: list[dict[str, Any]], forwarding: list[dict[str, Any]], shared: list[dict[str, Any]]
+) -> list[dict]:
+    """Get-Mailbox's records for the demo's users: shared or not, and the forwarding of those
+    that forward."""
     forwards = {f["PrimarySmtpAddress"].lower(): f for f in forwarding}
+    shared_ones = {m["PrimarySmtpAddress"].lower() for m in shared}
     out = []
     for user in users:
         primary = user["mail"]
+        kind = "SharedMailbox" if primary.lower() in shared_ones else "UserMailbox"
         record = {
             "PrimarySmtpAddress": primary,
             "EmailAddresses": [*user["proxyAddresses"], f"X500:/o=ExchangeLabs/cn={primary}"],
-            "RecipientTypeDetails": "UserMailbox",
+            "ExternalDirectoryObjectId": user["id"],
+            "RecipientTypeDetails": kind,
             "ForwardingAddress": None,
             "ForwardingSmtpAddress": None,
             "DeliverToMailboxAndForward": False,
@@ -217,13 +223,36 @@ def build(
         data.exchange[cmdlet] = [_with_sidecars(r) for r in sources[source]]
     # Exchange holds every mailbox; the snapshot keeps their addresses (from Graph's users) and
     # the forwarding of those that forward.
-    data.exchange["Get-Mailbox"] = [
-        _with_sidecars(m)
-        for m in mailboxes_of(sources["graph.users"], sources["exchange.forwardingMailboxes"])
+    mailboxes = mailboxes_of(
+        sources["graph.users"],
+        sources["exchange.forwardingMailboxes"],
+        sources["exchange.sharedMailboxes"],
+    )
+    data.exchange["Get-Mailbox"] = [_with_sidecars(m) for m in mailboxes]
+    # Client access settings of every mailbox: SMTP AUTH $null (follow the organisation)
+    # unless the mailbox sets it.
+    smtp = {
+        m["PrimarySmtpAddress"].lower(): m["SmtpClientAuthenticationDisabled"]
+        for m in sources["exchange.smtpAuthMailboxes"]
+    }
+    data.exchange["Get-CASMailbox"] = [
+        {
+            "PrimarySmtpAddress": m["PrimarySmtpAddress"],
+            "ImapEnabled": True,
+            "PopEnabled": False,
+            "SmtpClientAuthenticationDisabled": smtp.get(m["PrimarySmtpAddress"].lower()),
+        }
+        for m in mailboxes
+    ]
+    data.exchange["Get-TransportConfig"] = [
+        {
+            **sources["exchange.transportConfig"],
+            "JournalingReportNdrTo": "",
+            "MaxRecipientEnvelopeLimit": "500",
+        }
     ]
     data.graph["users"] = [
-        {**u, "displayName": u["userPrincipalName"].split("@")[0], "accountEnabled": True}
-        for u in sources["graph.users"]
+        {**u, "displayName": u["userPrincipalName"].split("@")[0]} for u in sources["graph.users"]
     ]
     # Multi-valued transport-rule fields holding one value come as a bare string.
     for rule in data.exchange["Get-TransportRule"]:

@@ -55,12 +55,16 @@ GITHUB_AUDIENCE = "api://AzureADTokenExchange"
 TRACE_MAX_RESULT_SIZE = 5000
 ADMIN_UPN = "audit-admin@{domain}"  # who signs in with the device code
 REPLAY_REFUSED = "Expired or Invalid pagination request"
-# OPATH filters the fake evaluates for Get-Mailbox -Filter, as Exchange would.
+# OPATH filters the fake evaluates for -Filter, as Exchange would.
 FILTERS = {
     "ForwardingSmtpAddress -ne $null -or ForwardingAddress -ne $null": lambda r: bool(
         r.get("ForwardingSmtpAddress") or r.get("ForwardingAddress")
     ),
+    "SmtpClientAuthenticationDisabled -eq $false": lambda r: (
+        r.get("SmtpClientAuthenticationDisabled") is False
+    ),
 }
+FILTERED_CMDLETS = ("Get-Mailbox", "Get-CASMailbox")
 
 
 @dataclass
@@ -132,6 +136,7 @@ class FakeTenant:
         self.github_audiences: list[str] = []  # the audience of each OIDC token asked for
         # The replay of an Exchange nextLink answered 400, as one public client saw it.
         self.refuse_replay = False
+        self.refuse_filters = False  # the gateway refusing every -Filter (an unknown property)
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self.dns = FakeDns()
@@ -227,6 +232,7 @@ class FakeTenant:
             self.trace_rows_served = 0
             self.github_audiences.clear()
             self.refuse_replay = False
+            self.refuse_filters = False
             self.app.grants = set(ALL_GRANTS)
             self.licences = {"P1": True, "P2": True}
             self.dns.counts.clear()
@@ -790,8 +796,19 @@ class _Handler(BaseHTTPRequestHandler):
         if "$skiptoken" in query and fake.refuse_replay:
             self._graph_error(400, "BadRequest", REPLAY_REFUSED)
             return
-        if cmdlet == "Get-Mailbox":
+        if cmdlet in FILTERED_CMDLETS:
+            kind = parameters.get("RecipientTypeDetails")
+            if kind is not None:
+                records = [r for r in records if r.get("RecipientTypeDetails") == kind]
             opath = parameters.get("Filter")
+            if opath is not None and fake.refuse_filters:
+                self._exchange_error(
+                    400,
+                    "Microsoft.Exchange.Management.Tasks.InvalidFilterException",
+                    f"Cannot bind parameter 'Filter': the property in {opath!r} can't be used in "
+                    "filters",
+                )
+                return
             if opath is not None:
                 if opath not in FILTERS:
                     self._exchange_error(

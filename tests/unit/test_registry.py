@@ -29,6 +29,9 @@ BUILTIN = [
     "LIM-003",
     "OUT-001",
     "OUT-002",
+    "SIGN-001",
+    "SIGN-002",
+    "SIGN-003",
     "SUB-001",
 ]
 

@@ -227,3 +227,45 @@ def _number(value: Any) -> Any:
             return value
         return int(number) if number.is_integer() else number
     return value
+
+
+SHARED_MAILBOX_FIELDS = ("PrimarySmtpAddress", "RecipientTypeDetails", "ExternalDirectoryObjectId")
+
+
+def shared_mailboxes(ctx: CollectContext) -> list[dict[str, Any]]:
+    """The shared mailboxes (the cmdlet's own RecipientTypeDetails parameter): few in any
+    tenant, with the Entra ID object whose sign-in should be blocked."""
+    parameters = {"RecipientTypeDetails": "SharedMailbox", "ResultSize": "Unlimited"}
+    rows = ctx.need_exchange().invoke("Get-Mailbox", parameters)
+    shared = [r for r in rows if r.get("RecipientTypeDetails") == "SharedMailbox"]
+    return _records(shared, SHARED_MAILBOX_FIELDS, "PrimarySmtpAddress")
+
+
+def transport_config(ctx: CollectContext) -> dict[str, Any]:
+    rows = ctx.need_exchange().invoke("Get-TransportConfig")
+    if len(rows) != 1:
+        raise ApiError(200, f"Get-TransportConfig answered {len(rows)} records, not one")
+    return project(rows[0], ("SmtpClientAuthenticationDisabled",))
+
+
+# SMTP AUTH turned on for a mailbox itself ($false; $null follows the organisation). The
+# property is not in Microsoft's list of confirmed filterable properties, so a gateway that
+# refuses the filter gets the whole list, judged here (docs/fake-tenant.md).
+SMTP_AUTH_FILTER = "SmtpClientAuthenticationDisabled -eq $false"
+SMTP_AUTH_FIELDS = ("PrimarySmtpAddress", "SmtpClientAuthenticationDisabled")
+_FILTER_REFUSED = re.compile(r"InvalidFilter|filter", re.IGNORECASE)
+
+
+def smtp_auth_mailboxes(ctx: CollectContext) -> list[dict[str, Any]]:
+    exchange = ctx.need_exchange()
+    try:
+        rows = exchange.invoke(
+            "Get-CASMailbox", {"Filter": SMTP_AUTH_FILTER, "ResultSize": "Unlimited"}
+        )
+    except ApiError as exc:
+        if exc.status != 400 or not _FILTER_REFUSED.search(exc.message):
+            raise
+        ctx.notes.append("the gateway refused the SMTP AUTH filter: every mailbox was read")
+        rows = exchange.invoke("Get-CASMailbox", {"ResultSize": "Unlimited"})
+    enabled = [r for r in rows if r.get("SmtpClientAuthenticationDisabled") is False]
+    return _records(enabled, SMTP_AUTH_FIELDS, "PrimarySmtpAddress")

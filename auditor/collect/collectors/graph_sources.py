@@ -184,7 +184,7 @@ def registration_details(ctx: CollectContext) -> list[dict[str, Any]]:
     return sorted(found.values(), key=lambda r: str(r.get("userPrincipalName") or r["id"]))
 
 
-USER_FIELDS = ("id", "userPrincipalName", "mail", "proxyAddresses")
+USER_FIELDS = ("id", "userPrincipalName", "mail", "proxyAddresses", "accountEnabled")
 
 
 def users(ctx: CollectContext) -> list[dict[str, Any]]:

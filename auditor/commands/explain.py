@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from auditor import PROG
 from auditor.commands.run import Target, audit, warn
 from auditor.judge.model import Severity
 from auditor.judge.registry import discover
 from auditor.reports import RENDERERS
+from auditor.snapshot import Snapshot
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,15 @@ class Family:
     causes: tuple[str, ...]
     checks: tuple[str, ...]
     steps: tuple[str, ...]
+    links: tuple[str, ...] = ()
+
+
+NDR_PAGE = (
+    "https://learn.microsoft.com/en-us/troubleshoot/exchange/email-delivery/ndr/"
+    "non-delivery-reports-in-exchange-online"
+)
+DELIST = "https://sender.office.com (Microsoft's delist portal)"
+SPAMHAUS = "https://check.spamhaus.org (Spamhaus' lookup)"
 
 
 FAMILIES: tuple[Family, ...] = (
@@ -52,8 +64,10 @@ FAMILIES: tuple[Family, ...] = (
     ),
     Family(
         key="tenant-threshold",
-        title="Tenant blocked for exceeding its sending threshold (5.7.705, 5.7.708)",
-        codes=(r"5\.7\.70[58]",),
+        title="Tenant blocked for exceeding its sending threshold (5.7.700-749: 5.7.705, 5.7.708)",
+        # Microsoft's article covers 5.7.700 through 5.7.750; only 705 and 708 have published
+        # texts, 703 is another matter (the tenant's recipient block list) and 750 has its own.
+        codes=(r"5\.7\.7(0[0-24-9]|[1-4]\d)\b",),
         words=(r"exceeded threshold", r"high[- ]risk", r"traffic not accepted"),
         meaning="Microsoft saw enough spam leave the tenant to stop all of its outbound mail "
         "(5.7.705), or routed it through its high-risk pool and then refused it (5.7.708).",
@@ -91,7 +105,14 @@ FAMILIES: tuple[Family, ...] = (
         key="restricted-sender",
         title="User restricted from sending (5.1.8, 5.1.90)",
         codes=(r"5\.1\.8\b", r"5\.1\.90"),
-        words=(r"bad outbound sender", r"restricted from sending", r"restricted entit"),
+        words=(
+            r"bad outbound sender",
+            r"restricted from sending",
+            r"restricted entit",
+            # what Outlook shows the sender of 5.1.8
+            r"weren't recognized as a valid sender",
+            r"no longer allowed to send",
+        ),
         meaning="The sender exceeded an outbound limit or sent what looked like spam, and Exchange "
         "Online blocked that user (not the whole tenant) from sending.",
         causes=(
@@ -155,9 +176,57 @@ FAMILIES: tuple[Family, ...] = (
         ),
     ),
     Family(
+        key="spam-abuse",
+        title="Sending account banned for spam (5.7.501, 5.7.502, 5.7.503)",
+        codes=(r"5\.7\.50[123]\b",),
+        words=(r"spam abuse detected",),
+        meaning="Microsoft banned the sending account after detecting spam from it. Unlike a "
+        "restriction (5.1.8), only Microsoft support lifts the ban, once the account is secured.",
+        causes=(
+            "The account was taken over (no MFA, or a route around it) and sent spam.",
+            "A mailbox sent bulk mail that looked like spam.",
+        ),
+        checks=(
+            "OUT-002",
+            "LIM-003",
+            "ADM-001",
+            "SIGN-001",
+            "SIGN-002",
+            "SIGN-003",
+            "FWD-001",
+        ),
+        steps=(
+            "Secure the account: reset its password, revoke its sessions, require MFA, remove "
+            "inbox rules and forwarding the attacker added.",
+            "Close the route it came in by (SMTP AUTH, legacy authentication, a shared "
+            "mailbox's password).",
+            "Then contact Microsoft support with the NDR to restore sending.",
+        ),
+        links=(NDR_PAGE,),
+    ),
+    Family(
+        key="temporarily-restricted",
+        title="Sending temporarily restricted (4.7.500-699, 4.7.850-899)",
+        codes=(r"4\.7\.([5-6]\d\d|8[5-9]\d)\b",),
+        words=(r"please try again later.*access denied", r"access denied, please try again"),
+        meaning="Exchange Online saw suspicious activity from the sender (4.7.500-699) or the "
+        "sending IP (4.7.850-899) and holds its mail while it evaluates it; legitimate mail "
+        "goes through again shortly.",
+        causes=(
+            "A burst of mail from one account or IP, as a taken-over account sends.",
+            "The tenant is near a sending limit.",
+        ),
+        checks=("LIM-002", "LIM-003", "OUT-002", "ADM-001", "IP-001"),
+        steps=(
+            "Wait: the restriction lifts by itself if the mail is legitimate.",
+            "Meanwhile look at who sent the burst (LIM-003) and whether the account is secure.",
+        ),
+        links=(NDR_PAGE,),
+    ),
+    Family(
         key="banned-ip",
-        title="Sending IP banned by Microsoft (5.7.606-649)",
-        codes=(r"5\.7\.6(0[6-9]|[1-3]\d|4\d)\b",),
+        title="Sending IP banned by Microsoft (5.7.606-649, 5.7.511)",
+        codes=(r"5\.7\.6(0[6-9]|[1-3]\d|4\d)\b", r"5\.7\.511\b"),
         words=(r"banned sending ip",),
         meaning="Microsoft's own service refuses mail from this IP address because of its "
         "reputation: typically an on-premises relay or a smart host the tenant uses.",
@@ -168,8 +237,10 @@ FAMILIES: tuple[Family, ...] = (
         checks=("IP-001", "CONN-002", "CONN-003"),
         steps=(
             "Fix what sent the spam from that address.",
-            "Request delisting at Microsoft's delist portal (sender.office.com).",
+            "Request delisting at Microsoft's delist portal (sender.office.com); for 5.7.511, "
+            "mail delist@microsoft.com with the whole NDR and the address.",
         ),
+        links=(DELIST, NDR_PAGE),
     ),
     Family(
         key="blocklist",
@@ -195,6 +266,7 @@ FAMILIES: tuple[Family, ...] = (
             "Fix the cause (clean the host, stop the spam), then request removal.",
             "For a PBL listing, ask the ISP to delist the address or send another way.",
         ),
+        links=(SPAMHAUS,),
     ),
     Family(
         key="external-forwarding",
@@ -250,6 +322,81 @@ FAMILIES: tuple[Family, ...] = (
 )
 
 
+_IPV4 = re.compile(r"(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?![\d.])")
+
+
+def quoted_addresses(text: str) -> list[str]:
+    """The IPv4 addresses an NDR quotes ("banned sending IP [203.0.113.26]", "Client host
+    [198.51.100.77] blocked using ..."), each once, in order."""
+    found = []
+    for candidate in _IPV4.findall(text):
+        try:
+            address = str(ipaddress.ip_address(candidate))
+        except ValueError:
+            continue
+        if address not in found:
+            found.append(address)
+    return found
+
+
+def _covers(entry: str, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether a connector's SenderIPAddresses entry (an address, a CIDR range or a
+    first-last range) holds the address."""
+    text = entry.strip()
+    try:
+        if "-" in text:
+            first, last = (ipaddress.ip_address(p.strip()) for p in text.split("-", 1))
+            return first.version == address.version and int(first) <= int(address) <= int(last)
+        return address in ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
+
+
+def _data(snapshot: Snapshot, name: str) -> Any:
+    record = snapshot.sources.get(name)
+    return record.data if record is not None and record.ok else None
+
+
+def where(snapshot: Snapshot, address_text: str) -> list[str]:
+    """Where the address appears in the snapshot: connectors that accept it, message trace
+    rows from it, what the blocklists answered for it; and what was not collected."""
+    address = ipaddress.ip_address(address_text)
+    lines = []
+    connectors = _data(snapshot, "exchange.inboundConnectors")
+    if connectors is None:
+        lines.append("inbound connectors: not collected in this snapshot")
+    for connector in connectors or ():
+        for entry in connector.get("SenderIPAddresses") or ():
+            if _covers(str(entry), address):
+                state = "enabled" if connector.get("Enabled") else "disabled"
+                lines.append(
+                    f"inbound connector {connector['Name']} ({state}) accepts mail from it "
+                    f"({entry})"
+                )
+    trace = _data(snapshot, "exchange.messageTrace")
+    if trace is None:
+        lines.append("message trace: not collected in this snapshot")
+    for row in (trace or {}).get("Aggregates") or ():
+        if row.get("FromIP") == address_text:
+            way = "to external recipients" if row.get("Outbound") else "inbound"
+            lines.append(
+                f"message trace: {row['MessageCount']} messages from it {way}, sender domain "
+                f"{row['SenderDomain']} ({row.get('FirstReceived')} to {row.get('LastReceived')})"
+            )
+    lists = _data(snapshot, "dns.blocklists")
+    if lists is None:
+        lines.append("blocklists: not looked up in this snapshot")
+    for entry in (lists or {}).get("addresses") or ():
+        if entry.get("address") == address_text:
+            for zone, answer in sorted((entry.get("results") or {}).items()):
+                answers = ", ".join(answer.get("answers") or ()) or answer.get("status")
+                lines.append(f"blocklist {zone}: {answers}")
+            lines.append(f"looked up because: {'; '.join(entry.get('sources') or ())}")
+    if not any(not line.endswith("snapshot") for line in lines):
+        lines.append("nowhere in the connectors, message trace or blocklist lookups collected")
+    return lines
+
+
 def recognise(text: str) -> Family | None:
     """The family of an NDR text: by its enhanced status code first, then by its words."""
     lowered = text.lower()
@@ -273,6 +420,8 @@ def render(family: Family, titles: dict[str, str]) -> str:
     lines += [f"  {cid:<9} {titles.get(cid, '(not installed)')}" for cid in family.checks]
     lines += ["", "To get unblocked:"]
     lines += [_wrap(s, f"  {i}. ", "     ") for i, s in enumerate(family.steps, 1)]
+    links = family.links or (NDR_PAGE,)
+    lines += ["", "More:", *(f"  {link}" for link in links)]
     return "\n".join(lines) + "\n"
 
 
@@ -299,6 +448,10 @@ def explain(
     installed = [cid for cid in family.checks if cid in found]
     judged = audit(target, baseline_path, found, installed)
     warn(judged.result)
+    if judged.snapshot is not None:
+        for address in quoted_addresses(text):
+            sys.stdout.write(f"\nWhere {address} appears in this tenant:\n")
+            sys.stdout.write("".join(f"  - {line}\n" for line in where(judged.snapshot, address)))
     sys.stdout.write("\nWhat these checks find in this tenant:\n\n")
     sys.stdout.write(RENDERERS[fmt](judged.result))
     late = judged.deadline_line()

@@ -595,6 +595,24 @@ class TestExplain:
         report = json.loads(done.stdout.split("What these checks find in this tenant:\n\n")[1])
         assert [c["id"] for c in report["checks"]] == ["CONN-002", "CONN-003", "IP-001"]
 
+    def test_an_address_the_ndr_quotes_is_found_in_the_snapshot(self):
+        done = cli(
+            "explain",
+            "550 5.7.606 Access denied, banned sending IP [203.0.113.26]",
+            "--snapshot",
+            str(DEMO_SNAPSHOT),
+            "--baseline",
+            str(DEMO_BASELINE),
+            "--max-snapshot-age",
+            "100000",
+        )
+        text = done.stdout
+        assert "More:\n  https://sender.office.com (Microsoft's delist portal)" in text
+        where = text.split("Where 203.0.113.26 appears in this tenant:\n", 1)[1]
+        where = where.split("\nWhat these checks find", 1)[0]
+        assert "inbound connector On-Prem Hybrid (enabled) accepts mail from it" in where
+        assert "blocklist zen.spamhaus.org: 127.0.0.10" in where
+
     def test_demo_spamhaus_line(self):
         line = "554 5.7.1 Client host [198.51.100.77] blocked using zen.spamhaus.org"
         done = cli("explain", line, "--demo")

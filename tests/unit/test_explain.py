@@ -51,6 +51,20 @@ from auditor.judge.registry import discover
             "tenant-external-limit",
         ),
         ("550 5.7.236", "onmicrosoft-limit"),
+        # Outlook's words for 5.1.8, as Microsoft's article quotes them
+        (
+            "Your message couldn't be delivered because you weren't recognized as a valid "
+            "sender. The most common reason for this is that your email address is suspected "
+            "of sending spam and it's no longer allowed to send email.",
+            "restricted-sender",
+        ),
+        ("550 5.7.501 Access denied, spam abuse detected", "spam-abuse"),
+        ("550 5.7.502 Access denied, banned sender", "spam-abuse"),
+        ("550 5.7.511 Access denied, banned sender", "banned-ip"),
+        ("451 4.7.500 Access denied, please try again later (AS12345)", "temporarily-restricted"),
+        ("451 4.7.850 Access denied, please try again later", "temporarily-restricted"),
+        ("550 5.7.700", "tenant-threshold"),
+        ("550 5.7.712", "tenant-threshold"),
     ],
 )
 def test_each_family_is_recognised(text, family):
@@ -74,3 +88,46 @@ def test_every_ndr_a_check_prevents_leads_back_to_it():
             family = recognise(code)
             assert family is not None, (cid, code)
             assert cid in family.checks, (cid, code, family.key)
+
+
+def test_the_tenant_recipient_block_list_is_not_a_tenant_block():
+    # 5.7.703 is the tenant's own block list, not Microsoft blocking the tenant.
+    family = recognise(
+        "550 5.7.703 Your message can't be delivered because one or more recipients are "
+        "blocked by your organization's tenant recipient block policy"
+    )
+    assert family is None or family.key != "tenant-threshold"
+
+
+def test_every_family_links_somewhere_to_read_more():
+    from auditor.commands.explain import render
+
+    for family in FAMILIES:
+        assert "\nMore:\n  http" in render(family, {}), family.key
+
+
+def test_quoted_addresses_are_found_once_each():
+    from auditor.commands.explain import quoted_addresses
+
+    text = (
+        "550 5.7.606 Access denied, banned sending IP [203.0.113.26]. Client host "
+        "[203.0.113.26] and 198.51.100.7; version 5.7.606.1 is not an address, nor 300.1.1.1"
+    )
+    assert quoted_addresses(text) == ["203.0.113.26", "198.51.100.7"]
+
+
+def test_where_an_address_appears_in_the_demo():
+    from auditor import snapshot
+    from auditor.commands.explain import where
+    from auditor.demo import SNAPSHOT
+
+    demo = snapshot.load(SNAPSHOT)
+    lines = where(demo, "203.0.113.26")
+    assert "inbound connector On-Prem Hybrid (enabled) accepts mail from it (203.0.113.26)" in (
+        lines
+    )
+    assert any(line.startswith("message trace: 61 messages from it") for line in lines)
+    assert any(line.startswith("blocklist zen.spamhaus.org: 127.0.0.10") for line in lines)
+    assert where(demo, "192.0.2.200") == [
+        "nowhere in the connectors, message trace or blocklist lookups collected"
+    ]

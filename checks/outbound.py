@@ -1,10 +1,14 @@
-"""Outbound spam: the policy that stops a compromised mailbox, and the users it stopped."""
+"""Outbound spam: the policy that stops a compromised mailbox, the users it stopped, and what
+the attacker left in their mailboxes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 from auditor.judge import CheckContext, Result, Status, check
+from auditor.mail.domains import address_domain, covering_domain
 
 _LIMITS = (
     ("RecipientLimitExternalPerHour", "outboundRecipientLimitExternalPerHour"),
@@ -109,3 +113,94 @@ def restricted_senders(ctx: CheckContext) -> Iterator[Result]:
             "treat the account as compromised; recover it before you unblock it",
             {k: entry.get(k) for k in ("Reason", "CreatedDatetime", "ChangedDatetime")},
         )
+
+
+# Folders nobody reads, where an attacker hides the replies to the spam (Microsoft Sentinel's
+# "Malicious Mailbox Rules (BEC)" looks for the same names).
+HIDING_FOLDERS = frozenset(
+    {"archive", "rss feeds", "rss subscriptions", "deleted items", "conversation history"}
+)
+_RULE_ADDRESS = re.compile(r"\[(?:SMTP|smtp|EX|ex):([^\]]+)\]")
+
+
+def rule_destinations(values: Iterable[str] | None) -> list[str]:
+    """The addresses an inbox rule sends to: `"Name" [SMTP:a@b.c]` gives a@b.c; a value with
+    no bracket is taken as it is."""
+    out = []
+    for value in values or ():
+        match = _RULE_ADDRESS.search(str(value))
+        out.append((match.group(1) if match else str(value)).strip().lower())
+    return out
+
+
+def rule_problems(rule: Mapping[str, Any], accepted: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    problems = []
+    for field, verb in (
+        ("ForwardTo", "forwards to"),
+        ("ForwardAsAttachmentTo", "forwards as attachment to"),
+        ("RedirectTo", "redirects to"),
+    ):
+        for address in rule_destinations(rule.get(field)):
+            domain = address_domain(address)
+            where = "outside" if domain and covering_domain(domain, accepted) is None else "inside"
+            problems.append(f"{verb} {address} ({where} the organisation)")
+    if rule.get("DeleteMessage") or rule.get("SoftDeleteMessage"):
+        problems.append("deletes the messages it matches")
+    folder = str(rule.get("MoveToFolder") or "")
+    if folder.split("\\")[-1].strip().lower() in HIDING_FOLDERS:
+        read = " and marks them read" if rule.get("MarkAsRead") else ""
+        problems.append(f"moves messages to {folder}{read}, out of sight")
+    return problems
+
+
+@check(
+    id="OUT-003",
+    slug="restricted-user-inbox-rules",
+    title="The inbox rules of restricted users do not forward, delete or hide mail",
+    severity="high",
+    requires=("exchange.restrictedInboxRules", "exchange.acceptedDomains"),
+    ndr=("5.1.8", "5.7.705"),
+    remediation="""A rule that forwards mail outside, deletes it, or hides it in RSS Feeds or
+    Conversation History in the mailbox of a restricted user is the attacker's: it keeps
+    copies of the victim's mail and hides the bounces and replies to the spam. Disable and
+    remove it (Remove-InboxRule), look for the same rule in other mailboxes, and recover the
+    account (OUT-002) before you lift the restriction.""",
+)
+def restricted_user_inbox_rules(ctx: CheckContext) -> Iterator[Result]:
+    accepted = {str(d["DomainName"]).lower(): d for d in ctx.source("exchange.acceptedDomains")}
+    entries = ctx.source("exchange.restrictedInboxRules")
+    if not entries:
+        yield Result(
+            f"tenant:{ctx.tenant.id}",
+            Status.PASS,
+            "no user is restricted from sending: no inbox rules to read",
+        )
+        return
+    for entry in entries:
+        mailbox = str(entry["Mailbox"]).lower()
+        if "Error" in entry:
+            yield Result(
+                f"mailbox:{mailbox}",
+                Status.ERROR,
+                f"its inbox rules could not be read: {entry['Error']}",
+            )
+            continue
+        suspicious = 0
+        for rule in entry["Rules"]:
+            problems = rule_problems(rule, accepted)
+            if not problems:
+                continue
+            suspicious += 1
+            state = "" if rule.get("Enabled", True) else " (disabled)"
+            yield Result(
+                f"inboxRule:{mailbox}/{rule['Name']}",
+                Status.FAIL,
+                f"rule {rule['Name']!r}{state} {'; '.join(problems)}",
+                {k: rule.get(k) for k in rule},
+            )
+        if not suspicious:
+            yield Result(
+                f"mailbox:{mailbox}",
+                Status.PASS,
+                f"{len(entry['Rules'])} inbox rules, none forwards, deletes or hides mail",
+            )

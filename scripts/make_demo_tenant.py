@@ -837,6 +837,41 @@ def transport_rules() -> list[dict]:
     ]
 
 
+def restricted_inbox_rules() -> list[dict]:
+    """Get-InboxRule -Mailbox for each restricted user. Planted: Peggy's mailbox has a rule
+    named "." that forwards to an outside address and hides the replies in RSS Feeds, the
+    classic sign of a taken-over mailbox; her own rule for newsletters is harmless."""
+    return [
+        {
+            "Mailbox": "peggy.olson@tailspintoys.com",
+            "Rules": [
+                {
+                    "Name": ".",
+                    "Enabled": True,
+                    "ForwardTo": ['"Peg" [SMTP:peg.olson1970@freemail.example]'],
+                    "ForwardAsAttachmentTo": [],
+                    "RedirectTo": [],
+                    "DeleteMessage": False,
+                    "SoftDeleteMessage": False,
+                    "MoveToFolder": "RSS Feeds",
+                    "MarkAsRead": True,
+                },
+                {
+                    "Name": "Newsletters",
+                    "Enabled": True,
+                    "ForwardTo": [],
+                    "ForwardAsAttachmentTo": [],
+                    "RedirectTo": [],
+                    "DeleteMessage": False,
+                    "SoftDeleteMessage": False,
+                    "MoveToFolder": "Newsletters",
+                    "MarkAsRead": False,
+                },
+            ],
+        }
+    ]
+
+
 def blocked_senders() -> list[dict]:
     return [
         {
@@ -1013,6 +1048,7 @@ def build() -> dict:
             "exchange.remoteDomains": source(remote_domains()),
             "exchange.transportRules": source(transport_rules()),
             "exchange.blockedSenders": source(blocked_senders()),
+            "exchange.restrictedInboxRules": source(restricted_inbox_rules()),
             "exchange.dkimSigningConfig": source(dkim_signing()),
             "exchange.messageTrace": source(message_trace()),
             "exchange.limitsEnforcementStatus": source(limits_enforcement()),

@@ -170,6 +170,13 @@ _CATALOGUE = (
         collect=exo.blocked_senders,
     ),
     SourceInfo(
+        "exchange.restrictedInboxRules",
+        "Get-InboxRule -Mailbox, for each user restricted from sending",
+        EXCHANGE_PERMISSION,
+        collect=exo.restricted_inbox_rules,
+        depends=("exchange.blockedSenders",),
+    ),
+    SourceInfo(
         "exchange.dkimSigningConfig",
         "Get-DkimSigningConfig",
         EXCHANGE_PERMISSION,

@@ -93,6 +93,9 @@ DEMO_FINDINGS = {
     "OUT-002": {
         "user:peggy.olson@tailspintoys.com": "fail",
     },
+    "OUT-003": {
+        "inboxRule:peggy.olson@tailspintoys.com/.": "fail",
+    },
     "SIGN-001": {
         "mailbox:scanner@tailspintoys.onmicrosoft.com": "fail",
     },
@@ -195,6 +198,7 @@ DEMO_PASSES = {
         "policy:Executives",
     },
     "OUT-002": set(),
+    "OUT-003": set(),
     "SIGN-001": {"tenant:6f0c3b8e-2d4a-4c1e-9b7f-5a3d2e1c0b9a"},
     "SIGN-002": set(),
     "SIGN-003": {

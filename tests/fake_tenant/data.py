@@ -83,6 +83,7 @@ class TenantData:
     graph: dict[str, Any] = field(default_factory=dict)
     exchange: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     trace_rows: list[dict[str, Any]] = field(default_factory=list)
+    inbox_rules: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # by mailbox
     fixture: dict[str, Any] = field(default_factory=dict)  # the shifted demo snapshot
 
 
@@ -244,6 +245,20 @@ def build(
         }
         for m in mailboxes
     ]
+    # Inbox rules by mailbox, with what the snapshot does not keep (identity, description).
+    data.inbox_rules = {
+        entry["Mailbox"].lower(): [
+            {
+                **rule,
+                "Identity": f"{entry['Mailbox']}\\{rule['Name']}",
+                "Description": f"If the message includes 'invoice': {rule['Name']}",
+                "Priority": n + 1,
+            }
+            for n, rule in enumerate(entry.get("Rules") or ())
+        ]
+        for entry in sources["exchange.restrictedInboxRules"]
+    }
+    data.exchange["Get-InboxRule"] = []  # answered per mailbox by the server
     data.exchange["Get-TransportConfig"] = [
         {
             **sources["exchange.transportConfig"],

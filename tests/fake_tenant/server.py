@@ -793,6 +793,20 @@ class _Handler(BaseHTTPRequestHandler):
                 f"The term '{cmdlet}' is not recognized as a name of a cmdlet.",
             )
             return
+        if cmdlet == "Get-InboxRule":
+            mailbox = str(parameters.get("Mailbox") or "").lower()
+            known = {
+                str(m["PrimarySmtpAddress"]).lower() for m in fake.data.exchange["Get-Mailbox"]
+            }
+            if mailbox not in known:
+                self._exchange_error(
+                    400,
+                    "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException",
+                    f"The operation couldn't be performed because object '{mailbox}' couldn't "
+                    "be found.",
+                )
+                return
+            records = fake.data.inbox_rules.get(mailbox, [])
         if "$skiptoken" in query and fake.refuse_replay:
             self._graph_error(400, "BadRequest", REPLAY_REFUSED)
             return

@@ -29,6 +29,7 @@ BUILTIN = [
     "LIM-003",
     "OUT-001",
     "OUT-002",
+    "OUT-003",
     "SIGN-001",
     "SIGN-002",
     "SIGN-003",

@@ -269,3 +269,51 @@ def smtp_auth_mailboxes(ctx: CollectContext) -> list[dict[str, Any]]:
         rows = exchange.invoke("Get-CASMailbox", {"ResultSize": "Unlimited"})
     enabled = [r for r in rows if r.get("SmtpClientAuthenticationDisabled") is False]
     return _records(enabled, SMTP_AUTH_FIELDS, "PrimarySmtpAddress")
+
+
+# What a taken-over mailbox's rules do: forward, redirect, delete, or hide mail in a folder
+# nobody reads (Hawk's and Microsoft Sentinel's BEC rules look at the same properties).
+INBOX_RULE_FIELDS = (
+    "Name",
+    "Enabled",
+    "ForwardTo",
+    "ForwardAsAttachmentTo",
+    "RedirectTo",
+    "DeleteMessage",
+    "SoftDeleteMessage",
+    "MoveToFolder",
+    "MarkAsRead",
+)
+MAX_RESTRICTED_MAILBOXES = 50  # a tenant with more has one problem, not fifty to read
+
+
+def restricted_inbox_rules(ctx: CollectContext) -> list[dict[str, Any]]:
+    """The inbox rules of each user the outbound spam policy restricted, and only theirs: a
+    few calls however large the tenant. A mailbox that cannot be read keeps its error."""
+    exchange = ctx.need_exchange()
+    senders = sorted(
+        {str(b["SenderAddress"]).lower() for b in ctx.dependencies["exchange.blockedSenders"]}
+    )
+    if len(senders) > MAX_RESTRICTED_MAILBOXES:
+        ctx.notes.append(
+            f"{len(senders)} restricted users: the rules of the first "
+            f"{MAX_RESTRICTED_MAILBOXES} were read"
+        )
+    out = []
+    for address in senders[:MAX_RESTRICTED_MAILBOXES]:
+        try:
+            rows = exchange.invoke("Get-InboxRule", {"Mailbox": address})
+        except ApiError as exc:
+            if exc.status in (401, 403) or exc.status is None or exc.status >= 500:
+                raise  # the gateway or the grant, not this mailbox: the source's error
+            out.append({"Mailbox": address, "Error": exc.message[:300]})
+            continue
+        rules = []
+        for row in rows:
+            rule = project(row, INBOX_RULE_FIELDS)
+            for name in ("ForwardTo", "ForwardAsAttachmentTo", "RedirectTo"):
+                if name in rule:
+                    rule[name] = as_list(rule[name]) or []
+            rules.append(rule)
+        out.append({"Mailbox": address, "Rules": sorted(rules, key=lambda r: str(r["Name"]))})
+    return out

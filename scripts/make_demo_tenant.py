@@ -837,6 +837,33 @@ def transport_rules() -> list[dict]:
     ]
 
 
+def security_alerts() -> list[dict]:
+    """alerts_v2 of the week, as the collector keeps them. Planted: EOP's default policies
+    fired for Peggy's burst and her restriction; the malware alert is not about a block."""
+
+    def alert(n, title, severity, created, subjects, source="microsoftDefenderForOffice365"):
+        return {
+            "id": f"fa{n:016x}",
+            "title": title,
+            "severity": severity,
+            "status": "new",
+            "category": "ThreatManagement",
+            "serviceSource": source,
+            "createdDateTime": created,
+            "alertWebUrl": f"https://security.microsoft.com/alerts/fa{n:016x}",
+            "subjects": subjects,
+        }
+
+    peggy = ["peggy.olson@tailspintoys.com"]
+    return [
+        alert(1, "Malware campaign detected after delivery", "medium", "2026-11-15T10:12:00Z", []),
+        alert(
+            2, "Suspicious email sending patterns detected", "medium", "2026-11-19T18:40:00Z", peggy
+        ),
+        alert(3, "User restricted from sending email", "high", "2026-11-19T22:14:30Z", peggy),
+    ]
+
+
 def restricted_inbox_rules() -> list[dict]:
     """Get-InboxRule -Mailbox for each restricted user. Planted: Peggy's mailbox has a rule
     named "." that forwards to an outside address and hides the replies in RSS Feeds, the
@@ -1032,6 +1059,7 @@ def build() -> dict:
             "graph.userRegistrationDetails": source(registration_details()),
             "graph.users": source(users()),
             "graph.conditionalAccessPolicies": source(conditional_access()),
+            "graph.securityAlerts": source(security_alerts()),
             "graph.subscriptions": source(subscriptions()),
             "graph.subscribedSkus": source(subscribed_skus()),
             "graph.securityDefaults": source(

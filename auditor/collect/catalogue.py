@@ -92,6 +92,13 @@ _CATALOGUE = (
         collect=graph.security_defaults,
     ),
     SourceInfo(
+        "graph.securityAlerts",
+        "GET /security/alerts_v2?$filter=createdDateTime ge <start of the trace period>",
+        "SecurityAlert.Read.All",
+        "a Microsoft Defender licence that exposes alerts to Graph",
+        collect=graph.security_alerts,
+    ),
+    SourceInfo(
         "graph.subscriptions",
         "GET /directory/subscriptions",
         "Organization.Read.All",

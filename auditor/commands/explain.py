@@ -54,7 +54,7 @@ FAMILIES: tuple[Family, ...] = (
             "An accepted domain was added to Exchange Online but never verified.",
             "An attacker added an inbound connector and relays spam with forged senders.",
         ),
-        checks=("DOM-001", "DOM-002", "CONN-001", "CONN-002", "ADM-001"),
+        checks=("DOM-001", "DOM-002", "CONN-001", "CONN-002", "ADM-001", "ALERT-001"),
         steps=(
             "Find the domains and source IPs in DOM-001's evidence.",
             "Add and verify the domains you own; stop or rewrite the relay for those you don't.",
@@ -93,6 +93,7 @@ FAMILIES: tuple[Family, ...] = (
             "SIGN-003",
             "FWD-001",
             "FWD-002",
+            "ALERT-001",
         ),
         steps=(
             "Secure the accounts that sent the spam: reset passwords, revoke sessions, "
@@ -129,6 +130,7 @@ FAMILIES: tuple[Family, ...] = (
             "SIGN-001",
             "SIGN-002",
             "SIGN-003",
+            "ALERT-001",
         ),
         steps=(
             "Treat the account as compromised: reset its password, revoke sessions, require MFA.",

@@ -31,6 +31,10 @@ DEMO_FINDINGS = {
     "ADM-002": {
         "tenant:6f0c3b8e-2d4a-4c1e-9b7f-5a3d2e1c0b9a": "fail",
     },
+    "ALERT-001": {
+        "alert:fa0000000000000002": "fail",
+        "alert:fa0000000000000003": "fail",
+    },
     "AUTH-001": {
         "domain:wingtipdirect.com": "fail",
     },
@@ -123,6 +127,7 @@ DEMO_PASSES = {
         "user:judy.moreau@tailspintoys.com",
     },
     "ADM-002": set(),
+    "ALERT-001": set(),
     "AUTH-001": {
         "domain:tailspin.co.uk",
         "domain:tailspintoys.com",

@@ -202,6 +202,31 @@ def build(
     data.graph["subscriptions"] = [
         {**sub, "ownerId": None, "ownerType": None} for sub in sources["graph.subscriptions"]
     ]
+    # Alerts as alerts_v2 has them: description, evidence with the message's subject and
+    # recipient (the collector must keep neither), times with seven decimals.
+    data.graph["securityAlerts"] = [
+        {
+            **{k: v for k, v in alert.items() if k != "subjects"},
+            "createdDateTime": exchange_time(alert["createdDateTime"], 7_211_305),
+            "description": "An alert policy fired.",
+            "evidence": [
+                *(
+                    {
+                        "@odata.type": "#microsoft.graph.security.mailboxEvidence",
+                        "primaryAddress": subject,
+                        "userAccount": {"userPrincipalName": subject},
+                    }
+                    for subject in alert["subjects"]
+                ),
+                {
+                    "@odata.type": "#microsoft.graph.security.analyzedMessageEvidence",
+                    "subject": "Invoice overdue",
+                    "recipientEmailAddress": "lead0@prospects0.example",
+                },
+            ],
+        }
+        for alert in sources["graph.securityAlerts"]
+    ]
     data.graph["subscribedSkus"] = [
         {**sku, "appliesTo": "User", "id": f"{data.tenant_id}_{sku['skuId']}"}
         for sku in sources["graph.subscribedSkus"]

@@ -13,6 +13,7 @@ from tests.helpers import accepted, make_baseline, make_snapshot
 BUILTIN = [
     "ADM-001",
     "ADM-002",
+    "ALERT-001",
     "AUTH-001",
     "AUTH-002",
     "AUTH-003",

@@ -837,6 +837,65 @@ def transport_rules() -> list[dict]:
     ]
 
 
+GRAPH_API = "Microsoft Graph"
+EXO_API = "Office 365 Exchange Online"
+
+
+def mail_apps() -> list[dict]:
+    """Service principals with application permissions over every mailbox. Planted: a CRM
+    mailer from an unverified publisher, consented last month, unscoped and not approved; the
+    notifications app is limited by an application access policy; the payroll export is
+    approved in the baseline with its owner."""
+
+    def app(name, publisher, verified, permissions):
+        return {
+            "id": oid(f"sp/{name}"),
+            "appId": oid(f"app/{name}"),
+            "displayName": name,
+            "publisherName": publisher,
+            "appOwnerOrganizationId": oid(f"tenant/{publisher}"),
+            "verifiedPublisher": publisher if verified else None,
+            "permissions": [
+                {"resource": resource, "permission": value, "grantedAt": at}
+                for resource, value, at in permissions
+            ],
+        }
+
+    apps = [
+        app(
+            "Contoso CRM Mailer",
+            "Contoso Marketing Tools",
+            False,
+            [(GRAPH_API, "Mail.Send", "2026-10-02T14:11:00Z")],
+        ),
+        app(
+            "Tailspin Notifications",
+            "Tailspin Toys",
+            True,
+            [(GRAPH_API, "Mail.Send", "2025-03-10T09:00:00Z")],
+        ),
+        app(
+            "Payroll Export",
+            "Contoso Payroll",
+            True,
+            [(EXO_API, "full_access_as_app", "2024-06-01T08:30:00Z")],
+        ),
+    ]
+    return sorted(apps, key=lambda a: (a["displayName"].lower(), a["id"]))
+
+
+def application_access_policies() -> list[dict]:
+    return [
+        {
+            "AppId": oid("app/Tailspin Notifications"),
+            "ScopeName": "SG-Notification-Senders",
+            "ScopeIdentity": "SG-Notification-Senders",
+            "AccessRight": "RestrictAccess",
+            "Description": "Notifications send only as noreply@ and alerts@",
+        }
+    ]
+
+
 def security_alerts() -> list[dict]:
     """alerts_v2 of the week, as the collector keeps them. Planted: EOP's default policies
     fired for Peggy's burst and her restriction; the malware alert is not about a block."""
@@ -1059,6 +1118,7 @@ def build() -> dict:
             "graph.userRegistrationDetails": source(registration_details()),
             "graph.users": source(users()),
             "graph.conditionalAccessPolicies": source(conditional_access()),
+            "graph.mailApps": source(mail_apps()),
             "graph.securityAlerts": source(security_alerts()),
             "graph.subscriptions": source(subscriptions()),
             "graph.subscribedSkus": source(subscribed_skus()),
@@ -1069,6 +1129,7 @@ def build() -> dict:
             "exchange.inboundConnectors": source(inbound_connectors()),
             "exchange.outboundConnectors": source(outbound_connectors()),
             "exchange.forwardingMailboxes": source(forwarding_mailboxes()),
+            "exchange.applicationAccessPolicies": source(application_access_policies()),
             "exchange.sharedMailboxes": source(shared_mailboxes()),
             "exchange.transportConfig": source(transport_config()),
             "exchange.smtpAuthMailboxes": source(smtp_auth_mailboxes()),

@@ -92,6 +92,12 @@ _CATALOGUE = (
         collect=graph.security_defaults,
     ),
     SourceInfo(
+        "graph.mailApps",
+        "GET /servicePrincipals/{Graph and Exchange Online}/appRoleAssignedTo, and each holder",
+        "Application.Read.All",
+        collect=graph.mail_apps,
+    ),
+    SourceInfo(
         "graph.securityAlerts",
         "GET /security/alerts_v2?$filter=createdDateTime ge <start of the trace period>",
         "SecurityAlert.Read.All",
@@ -133,6 +139,12 @@ _CATALOGUE = (
         "Get-Mailbox -Filter 'ForwardingSmtpAddress -ne $null -or ForwardingAddress -ne $null'",
         EXCHANGE_PERMISSION,
         collect=exo.forwarding_mailboxes,
+    ),
+    SourceInfo(
+        "exchange.applicationAccessPolicies",
+        "Get-ApplicationAccessPolicy",
+        EXCHANGE_PERMISSION,
+        collect=exo.application_access_policies,
     ),
     SourceInfo(
         "exchange.sharedMailboxes",

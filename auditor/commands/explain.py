@@ -73,6 +73,7 @@ FAMILIES: tuple[Family, ...] = (
         "(5.7.705), or routed it through its high-risk pool and then refused it (5.7.708).",
         causes=(
             "An account without MFA was taken over and sends spam.",
+            "An app that can send as any user had its secret stolen.",
             "A password alone was enough: SMTP AUTH, legacy authentication not blocked, or a "
             "shared mailbox whose account can sign in.",
             "A rogue inbound connector relays spam through the tenant.",
@@ -93,6 +94,7 @@ FAMILIES: tuple[Family, ...] = (
             "SIGN-003",
             "FWD-001",
             "FWD-002",
+            "APP-001",
             "ALERT-001",
         ),
         steps=(

@@ -41,6 +41,14 @@ class BreakGlass:
 
 
 @dataclass(frozen=True)
+class MailApp:
+    app_id: str
+    owner: str
+    reason: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
 class Baseline:
     label: str
     sha256: str
@@ -54,6 +62,11 @@ class Baseline:
     check_settings: Mapping[str, CheckSetting]
     waivers: tuple[Waiver, ...]
     document: Mapping[str, Any] = field(default_factory=dict)  # as written, for reports
+    mail_apps: tuple[MailApp, ...] = ()
+
+    def mail_app(self, app_id: str) -> MailApp | None:
+        wanted = app_id.lower()
+        return next((a for a in self.mail_apps if a.app_id.lower() == wanted), None)
 
     def setting(self, check_id: str) -> CheckSetting:
         return self.check_settings.get(check_id, CheckSetting())
@@ -126,6 +139,10 @@ def parse(raw: bytes, label: str) -> Baseline:
         check_settings=MappingProxyType(settings),
         waivers=waivers,
         document=freeze(document),
+        mail_apps=tuple(
+            MailApp(a["appId"], a["owner"].strip(), a["reason"].strip(), a.get("name", ""))
+            for a in document.get("mailApps", [])
+        ),
     )
 
 
@@ -136,6 +153,7 @@ def _refuse_duplicates(label: str, document: Mapping[str, Any]) -> None:
         ("inboundConnectors", "Name"),
         ("outboundConnectors", "Name"),
         ("breakGlassAccounts", "userPrincipalName"),
+        ("mailApps", "appId"),
     )
     problems = []
     for section, key in keyed:

@@ -35,6 +35,9 @@ DEMO_FINDINGS = {
         "alert:fa0000000000000002": "fail",
         "alert:fa0000000000000003": "fail",
     },
+    "APP-001": {
+        "app:Contoso CRM Mailer": "fail",
+    },
     "AUTH-001": {
         "domain:wingtipdirect.com": "fail",
     },
@@ -128,6 +131,7 @@ DEMO_PASSES = {
     },
     "ADM-002": set(),
     "ALERT-001": set(),
+    "APP-001": {"app:Payroll Export", "app:Tailspin Notifications"},
     "AUTH-001": {
         "domain:tailspin.co.uk",
         "domain:tailspintoys.com",

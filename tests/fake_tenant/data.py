@@ -112,6 +112,99 @@ def mailboxes_of(
     return out
 
 
+RESOURCE_APPS = {
+    "Microsoft Graph": "00000003-0000-0000-c000-000000000000",
+    "Office 365 Exchange Online": "00000002-0000-0ff1-ce00-000000000000",
+}
+# Roles of each resource, the mail ones among others, as Graph lists a service principal's
+# appRoles (id and value).
+RESOURCE_ROLES = {
+    "Microsoft Graph": ("Mail.Send", "Mail.ReadWrite", "Mail.Read", "User.Read.All"),
+    "Office 365 Exchange Online": ("full_access_as_app", "SMTP.SendAsApp", "Exchange.ManageAsApp"),
+}
+
+
+def _role_id(resource: str, value: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"role/{resource}/{value}"))
+
+
+def service_principals(apps: list[dict[str, Any]], tenant: str) -> dict[str, Any]:
+    """The resource service principals (Graph, Exchange Online) with their app roles, the
+    assignments of those roles (to the snapshot's apps, plus ones the collector must skip: a
+    user, a role that is not about mail), and each app's own service principal."""
+    sps: dict[str, dict[str, Any]] = {}
+    assigned: dict[str, list[dict[str, Any]]] = {}
+    for resource, app_id in RESOURCE_APPS.items():
+        sp_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"resource/{resource}"))
+        sps[sp_id] = {
+            "id": sp_id,
+            "appId": app_id,
+            "displayName": resource,
+            "appRoles": [
+                {"id": _role_id(resource, v), "value": v, "allowedMemberTypes": ["Application"]}
+                for v in RESOURCE_ROLES[resource]
+            ],
+        }
+        assigned[sp_id] = [
+            {
+                "id": f"noise-{resource}",
+                "appRoleId": _role_id(resource, RESOURCE_ROLES[resource][-1]),
+                "principalId": "00000000-0000-0000-0000-00000000aaaa",
+                "principalType": "ServicePrincipal",
+                "resourceId": sp_id,
+                "createdDateTime": "2023-01-01T00:00:00Z",
+            }
+        ]
+    for app in apps:
+        sps[app["id"]] = {
+            "id": app["id"],
+            "appId": app["appId"],
+            "displayName": app["displayName"],
+            "publisherName": app["publisherName"],
+            "appOwnerOrganizationId": app["appOwnerOrganizationId"],
+            "verifiedPublisher": {
+                "displayName": app["verifiedPublisher"],
+                "verifiedPublisherId": "1",
+            }
+            if app["verifiedPublisher"]
+            else {"displayName": None, "verifiedPublisherId": None},
+            "servicePrincipalType": "Application",
+        }
+        for grant in app["permissions"]:
+            resource_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"resource/{grant['resource']}"))
+            assigned[resource_id].append(
+                {
+                    "id": f"{app['id']}/{grant['permission']}",
+                    "appRoleId": _role_id(grant["resource"], grant["permission"]),
+                    "principalId": app["id"],
+                    "principalDisplayName": app["displayName"],
+                    "principalType": "ServicePrincipal",
+                    "resourceId": resource_id,
+                    "createdDateTime": exchange_time(grant["grantedAt"], 1_234_567),
+                }
+            )
+    # A user holding a mail role by assignment is not an app: the collector skips it.
+    graph_sp = str(uuid.uuid5(uuid.NAMESPACE_URL, "resource/Microsoft Graph"))
+    assigned[graph_sp].append(
+        {
+            "id": "user-grant",
+            "appRoleId": _role_id("Microsoft Graph", "Mail.Send"),
+            "principalId": "user-1",
+            "principalType": "User",
+            "resourceId": graph_sp,
+            "createdDateTime": "2024-01-01T00:00:00Z",
+        }
+    )
+    # The noise principal exists, as every assignment's principal does.
+    sps["00000000-0000-0000-0000-00000000aaaa"] = {
+        "id": "00000000-0000-0000-0000-00000000aaaa",
+        "appId": "00000000-0000-0000-0000-00000000bbbb",
+        "displayName": f"Directory reader of {tenant}",
+        "publisherName": "Tailspin Toys",
+    }
+    return {"servicePrincipals": sps, "appRoleAssignedTo": assigned}
+
+
 def many_mailboxes(count: int, domain: str) -> list[dict[str, Any]]:
     return [
         {
@@ -202,6 +295,7 @@ def build(
     data.graph["subscriptions"] = [
         {**sub, "ownerId": None, "ownerType": None} for sub in sources["graph.subscriptions"]
     ]
+    data.graph.update(service_principals(sources["graph.mailApps"], data.tenant_id))
     # Alerts as alerts_v2 has them: description, evidence with the message's subject and
     # recipient (the collector must keep neither), times with seven decimals.
     data.graph["securityAlerts"] = [
@@ -245,6 +339,7 @@ def build(
         ("Get-TransportRule", "exchange.transportRules"),
         ("Get-BlockedSenderAddress", "exchange.blockedSenders"),
         ("Get-DkimSigningConfig", "exchange.dkimSigningConfig"),
+        ("Get-ApplicationAccessPolicy", "exchange.applicationAccessPolicies"),
     ):
         data.exchange[cmdlet] = [_with_sidecars(r) for r in sources[source]]
     # Exchange holds every mailbox; the snapshot keeps their addresses (from Graph's users) and

@@ -48,6 +48,7 @@ GRAPH_PERMISSIONS = {
     "policies/identitySecurityDefaultsEnforcementPolicy": "Policy.Read.All",
     "directory/subscriptions": "Organization.Read.All",
     "security/alerts_v2": "SecurityAlert.Read.All",
+    "servicePrincipals": "Application.Read.All",
     "subscribedSkus": "LicenseAssignment.Read.All",
 }
 EXCHANGE_APP_PERMISSION = "Exchange.ManageAsApp"
@@ -663,6 +664,8 @@ class _Handler(BaseHTTPRequestHandler):
                 }
             }
 
+        if route == "servicePrincipals":
+            return self._service_principals(path, query)
         if path == "policies/identitySecurityDefaultsEnforcementPolicy":
             return 200, _select(data["securityDefaults"], query.get("$select"))
         if route == "groups":
@@ -720,6 +723,25 @@ class _Handler(BaseHTTPRequestHandler):
         if query.get("$expand") != "principal":
             items = [{k: v for k, v in r.items() if k != "principal"} for r in items]
         return 200, self._page(path, items, query)
+
+    def _service_principals(self, path: str, query: dict[str, str]) -> tuple[int, Any]:
+        """servicePrincipals(appId='...'), servicePrincipals/{id} and
+        servicePrincipals/{id}/appRoleAssignedTo, as Graph addresses them."""
+        sps = self.fake.data.graph["servicePrincipals"]
+        by_app = re.fullmatch(r"servicePrincipals\(appId='([^']+)'\)", path)
+        if by_app:
+            found = next((sp for sp in sps.values() if sp["appId"] == by_app.group(1)), None)
+        else:
+            parts = path.split("/")
+            found = sps.get(parts[1]) if len(parts) >= 2 else None
+            if found is not None and parts[2:] == ["appRoleAssignedTo"]:
+                assigned = self.fake.data.graph["appRoleAssignedTo"].get(found["id"], [])
+                return 200, self._page(path, assigned, query)
+            if len(parts) > 2:
+                found = None
+        if found is None:
+            return 404, {"error": {"code": "Request_ResourceNotFound", "message": path}}
+        return 200, _select(found, query.get("$select"))
 
     def _page(self, path: str, items: list[dict[str, Any]], query: dict[str, str]) -> Any:
         """Graph pages at 100 unless `$top` asks for more (up to 999 for directory objects);
@@ -921,6 +943,8 @@ def _max_page_size(prefer: str | None) -> int:
 def _graph_route(path: str) -> str:
     if path.startswith("groups/"):
         return "groups"
+    if path.startswith("servicePrincipals"):
+        return "servicePrincipals"
     for route in GRAPH_PERMISSIONS:
         if path == route or path.startswith(route + "/"):
             return route

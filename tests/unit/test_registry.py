@@ -14,6 +14,7 @@ BUILTIN = [
     "ADM-001",
     "ADM-002",
     "ALERT-001",
+    "APP-001",
     "AUTH-001",
     "AUTH-002",
     "AUTH-003",

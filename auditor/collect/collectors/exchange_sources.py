@@ -317,3 +317,13 @@ def restricted_inbox_rules(ctx: CollectContext) -> list[dict[str, Any]]:
             rules.append(rule)
         out.append({"Mailbox": address, "Rules": sorted(rules, key=lambda r: str(r["Name"]))})
     return out
+
+
+APPLICATION_ACCESS_FIELDS = ("AppId", "ScopeName", "ScopeIdentity", "AccessRight", "Description")
+
+
+def application_access_policies(ctx: CollectContext) -> list[dict[str, Any]]:
+    """Get-ApplicationAccessPolicy: which apps' mail permissions are limited to (or kept from)
+    a group of mailboxes."""
+    rows = ctx.need_exchange().invoke("Get-ApplicationAccessPolicy")
+    return _records(rows, APPLICATION_ACCESS_FIELDS, "AppId")

@@ -308,3 +308,63 @@ def security_alerts(ctx: CollectContext) -> list[dict[str, Any]]:
         record["subjects"] = _alert_subjects(row.get("evidence"))
         out.append(record)
     return sorted(out, key=lambda a: (str(a.get("createdDateTime")), str(a["id"])))
+
+
+# The resources whose application permissions let an app send or read mail as any user, and
+# those permissions (app roles, by value). Mail.Send.Shared is delegated-only; it is listed so
+# that a tenant where it appears as an app role is not missed.
+MAIL_RESOURCES = {
+    "00000003-0000-0000-c000-000000000000": "Microsoft Graph",
+    "00000002-0000-0ff1-ce00-000000000000": "Office 365 Exchange Online",
+}
+MAIL_ROLES = frozenset(
+    {"Mail.Send", "Mail.ReadWrite", "Mail.Send.Shared", "full_access_as_app", "SMTP.SendAsApp"}
+)
+CLIENT_FIELDS = ("id", "appId", "displayName", "publisherName", "appOwnerOrganizationId")
+
+
+def mail_apps(ctx: CollectContext) -> list[dict[str, Any]]:
+    """Every service principal holding an application permission that sends or reads mail as
+    any user, with its publisher and when each permission was granted (admin consent)."""
+    graph = ctx.need_graph()
+    held: dict[str, list[dict[str, Any]]] = {}
+    for app_id, resource_name in MAIL_RESOURCES.items():
+        resource = graph.get(
+            f"servicePrincipals(appId='{app_id}')",
+            {"$select": "id,appId,displayName,appRoles"},
+            label=f"the {resource_name} service principal",
+        )
+        roles = {
+            str(r.get("id")): str(r.get("value"))
+            for r in resource.get("appRoles") or ()
+            if str(r.get("value")) in MAIL_ROLES
+        }
+        assignments = graph.get_all(
+            f"servicePrincipals/{resource['id']}/appRoleAssignedTo",
+            {"$top": DIRECTORY_PAGE},
+            label="graph.mailApps",
+        )
+        for assignment in assignments:
+            value = roles.get(str(assignment.get("appRoleId")))
+            if value is None or assignment.get("principalType") != "ServicePrincipal":
+                continue
+            held.setdefault(str(assignment["principalId"]), []).append(
+                {
+                    "resource": resource_name,
+                    "permission": value,
+                    "grantedAt": normalise_time(assignment.get("createdDateTime")),
+                }
+            )
+    out = []
+    for principal_id, permissions in sorted(held.items()):
+        client = graph.get(
+            f"servicePrincipals/{principal_id}",
+            {"$select": ",".join((*CLIENT_FIELDS, "verifiedPublisher"))},
+            label="graph.mailApps",
+        )
+        record = project(client, CLIENT_FIELDS)
+        verified = client.get("verifiedPublisher") or {}
+        record["verifiedPublisher"] = verified.get("displayName") or None
+        record["permissions"] = sorted(permissions, key=lambda p: (p["resource"], p["permission"]))
+        out.append(record)
+    return sorted(out, key=lambda a: (str(a.get("displayName")).lower(), str(a["id"])))

@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from auditor import PROG, __version__
 from auditor.collect import (
@@ -65,8 +68,8 @@ def _add_live_options(parser: argparse.ArgumentParser) -> None:
         "tenant access (each option also reads the environment variable shown)"
     )
     live.add_argument(
-        "--tenant", default=_env("tenant"), help=f"tenant id or domain [{ENV['tenant']}]"
-    )
+        "--tenant", help=f"tenant id or domain [{ENV['tenant']}]"
+    )  # None unless given: --demo and --snapshot refuse one given, not one from the environment
     live.add_argument(
         "--client-id",
         default=_env("client_id"),
@@ -222,8 +225,44 @@ def _outputs(args: argparse.Namespace) -> list[tuple[str, Path | None]]:
     return outputs
 
 
+class _Parser(argparse.ArgumentParser):
+    """One line for a bad command line, with the nearest valid word when there is one, instead
+    of a page of usage; exit 2 as argparse does."""
+
+    def error(self, message: str) -> NoReturn:
+        hint = self._nearest(message)
+        print(f"{PROG}: {message}{hint} (see '{self.prog} --help')", file=sys.stderr)
+        raise SystemExit(2)
+
+    def _nearest(self, message: str) -> str:
+        choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if choice:
+            options = re.findall(r"'([^']*)'", choice.group(2))
+            found = difflib.get_close_matches(choice.group(1), options, n=1)
+        else:
+            unknown = re.search(r"unrecognized arguments: (\S+)", message)
+            options = self._all_options()
+            found = (
+                difflib.get_close_matches(unknown.group(1).split("=")[0], options, n=1)
+                if unknown
+                else []
+            )
+        return f"; did you mean {found[0]!r}?" if found else ""
+
+    def _all_options(self) -> list[str]:
+        """Every option of this parser and its sub-commands: an unknown option is reported by
+        the top-level parser, whatever command it was given to."""
+        options = [o for o in self._option_string_actions if o not in ("-h", "--help")]
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    if isinstance(sub, _Parser):
+                        options += sub._all_options()
+        return sorted(set(options))
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="Audit a Microsoft 365 tenant's mail configuration before Exchange "
         "Online blocks it.",
@@ -326,6 +365,13 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--baseline", type=Path, default=_env("baseline"), metavar="FILE")
     explain.add_argument("--format", choices=sorted(RENDERERS), default="table")
     explain.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="FILE",
+        help="write to FILE (atomically, owner-only) instead of stdout",
+    )
+    explain.add_argument(
         "--fail-on", choices=[s.value for s in Severity], default=_env("fail_on", "low")
     )
     _add_snapshot_age(explain)
@@ -412,7 +458,7 @@ def _live(args: argparse.Namespace) -> run.Collect:
     after the baseline has loaded."""
 
     def collect_sources(sources: Sequence[str]) -> dict:
-        if not args.tenant or not args.client_id:
+        if not _tenant(args) or not args.client_id:
             raise UsageError("live collection needs --tenant and --client-id")
         if not 1 <= args.trace_days <= 90:
             raise UsageError("--trace-days must be 1 to 90 (message trace keeps 90 days)")
@@ -424,7 +470,7 @@ def _live(args: argparse.Namespace) -> run.Collect:
         if args.retries < 0 or args.timeout <= 0 or args.deadline <= 0:
             raise UsageError("--retries must be 0 or more, --timeout and --deadline above 0")
         retry = RetryPolicy(max_attempts=args.retries + 1, read_timeout=args.timeout)
-        access = LiveAccess(args.tenant, args.client_id, _credential(args), cloud, retry)
+        access = LiveAccess(_tenant(args), args.client_id, _credential(args), cloud, retry)
         options = CollectOptions(
             trace_days=args.trace_days,
             trace_end=trace_end,
@@ -438,13 +484,28 @@ def _live(args: argparse.Namespace) -> run.Collect:
     return collect_sources
 
 
+def _tenant(args: argparse.Namespace) -> str | None:
+    return args.tenant or _env("tenant")
+
+
 def _target(args: argparse.Namespace) -> run.Target:
     if args.max_snapshot_age <= 0:
         raise UsageError("--max-snapshot-age must be above 0")
+    offline = (
+        "--demo audits the bundled demo tenant"
+        if args.demo
+        else "--snapshot audits a saved snapshot"
+        if args.snapshot
+        else None
+    )
+    if offline and args.tenant:
+        raise UsageError(f"{offline}; --tenant is for a live tenant: give one of them")
+    if offline and getattr(args, "save_snapshot", None):
+        raise UsageError(f"{offline}; --save-snapshot keeps what a live run read")
     return run.Target(
         demo=args.demo,
         snapshot=args.snapshot,
-        tenant=args.tenant,
+        tenant=_tenant(args),
         collect=_live(args),
         save_snapshot=getattr(args, "save_snapshot", None),
         max_snapshot_age=args.max_snapshot_age,
@@ -478,7 +539,12 @@ def _cmd_collect(args: argparse.Namespace) -> int:
 
 def _cmd_explain(args: argparse.Namespace) -> int:
     return explain.explain(
-        args.text, _target(args), args.baseline, args.format, Severity(args.fail_on)
+        args.text,
+        _target(args),
+        args.baseline,
+        args.format,
+        Severity(args.fail_on),
+        args.output,
     )
 
 

@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from auditor import PROG
-from auditor.commands.run import Target, audit, warn
+from auditor.commands.run import Target, audit, emit, warn
+from auditor.common import jsonio
 from auditor.judge.model import Severity
 from auditor.judge.registry import discover
-from auditor.reports import RENDERERS
+from auditor.reports import RENDERERS, json_report
 from auditor.snapshot import Snapshot
 
 
@@ -439,14 +440,32 @@ def render(family: Family, titles: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+TEXT_FORMATS = ("table", "markdown")  # the explanation, then the report, as text
+
+
+def family_document(family: Family, titles: dict[str, str]) -> dict[str, Any]:
+    return {
+        "key": family.key,
+        "title": family.title,
+        "meaning": family.meaning,
+        "causes": list(family.causes),
+        "checks": [{"id": cid, "title": titles.get(cid)} for cid in family.checks],
+        "steps": list(family.steps),
+        "links": list(family.links or (NDR_PAGE,)),
+    }
+
+
 def explain(
     text: str,
     target: Target,
     baseline_path: Path | None,
     fmt: str,
     fail_on: Severity,
+    output: Path | None = None,
 ) -> int:
-    """Say what the NDR means; with a tenant to look at, run the checks that find its causes."""
+    """Say what the NDR means; with a tenant to look at, run the checks that find its causes.
+    `--format json` is one JSON document; the other machine formats carry the report alone,
+    the explanation going to stderr."""
     family = recognise(text)
     if family is None:
         print(
@@ -456,18 +475,38 @@ def explain(
         )
         return 2
     found = discover()
-    sys.stdout.write(render(family, {k: c.spec.title for k, c in found.items()}))
-    if not (target.demo or target.snapshot or target.tenant):
+    titles = {k: c.spec.title for k, c in found.items()}
+    explanation = render(family, titles)
+    judged = None
+    addresses: dict[str, list[str]] = {}
+    if target.demo or target.snapshot or target.tenant:
+        installed = [cid for cid in family.checks if cid in found]
+        judged = audit(target, baseline_path, found, installed)
+        warn(judged.result)
+        if judged.snapshot is not None:
+            addresses = {a: where(judged.snapshot, a) for a in quoted_addresses(text)}
+    located = "".join(
+        f"\nWhere {address} appears in this tenant:\n" + "".join(f"  - {line}\n" for line in lines)
+        for address, lines in addresses.items()
+    )
+    if fmt == "json":
+        document: dict[str, Any] = {
+            "ndr": family_document(family, titles),
+            "addresses": addresses,
+        }
+        if judged is not None:
+            document["report"] = json_report.document(judged.result)
+        emit(jsonio.dumps(document), output)
+    elif judged is None:
+        emit(explanation, output)
+    elif fmt in TEXT_FORMATS:
+        report = RENDERERS[fmt](judged.result)
+        emit(f"{explanation}{located}\nWhat these checks find in this tenant:\n\n{report}", output)
+    else:
+        sys.stderr.write(explanation + located)
+        emit(RENDERERS[fmt](judged.result), output)
+    if judged is None:
         return 0
-    installed = [cid for cid in family.checks if cid in found]
-    judged = audit(target, baseline_path, found, installed)
-    warn(judged.result)
-    if judged.snapshot is not None:
-        for address in quoted_addresses(text):
-            sys.stdout.write(f"\nWhere {address} appears in this tenant:\n")
-            sys.stdout.write("".join(f"  - {line}\n" for line in where(judged.snapshot, address)))
-    sys.stdout.write("\nWhat these checks find in this tenant:\n\n")
-    sys.stdout.write(RENDERERS[fmt](judged.result))
     late = judged.deadline_line()
     if late:
         print(late, file=sys.stderr)

@@ -99,6 +99,10 @@ def atomic_write(path: Path, data: str | bytes) -> None:
     """Write via a private temporary file in the same folder, then rename: readers never see
     a half-written report, and the file is readable by its owner only."""
     payload = data.encode("utf-8") if isinstance(data, str) else data
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        # Said of the folder the admin named, not of the temporary file inside it.
+        raise OSError(2, "no such folder to write into", str(folder))
     if path.exists() and not path.is_file():
         # A device or a pipe (/dev/stdout, /dev/null, a FIFO): renaming over it would replace
         # the device node itself, so write into it instead.

@@ -129,11 +129,14 @@ def discover(include_plugins: bool = True) -> dict[str, Check]:
 
 
 def select(checks: Mapping[str, Check], wanted: Sequence[str]) -> list[str]:
-    """The check ids asked for on the command line, all of them known."""
-    unknown = [cid for cid in wanted if cid not in checks]
+    """The check ids asked for on the command line, all of them known; `conn-001` is
+    `CONN-001`."""
+    by_upper = {cid.upper(): cid for cid in checks}
+    chosen = [by_upper.get(cid.strip().upper(), cid) for cid in wanted]
+    unknown = [cid for cid in chosen if cid not in checks]
     if unknown:
         raise UsageError(f"unknown check id {', '.join(unknown)} (see '{PROG} checks list')")
-    return list(wanted)
+    return list(dict.fromkeys(chosen))
 
 
 def required_sources(checks: Mapping[str, Check], selected: Sequence[str] = ()) -> list[str]:

@@ -554,7 +554,43 @@ class TestBadInput:
         done = cli("run", "--demo", "-o", str(tmp_path / "no" / "such" / "dir" / "r.txt"))
         assert done.returncode == 2
         assert "Traceback" not in done.stderr
-        assert "No such file or directory" in done.stderr
+        assert done.stderr.strip() == (
+            f"m365-audit: {tmp_path / 'no' / 'such' / 'dir'}: no such folder to write into"
+        )
+
+    @pytest.mark.parametrize(
+        ("args", "said"),
+        [
+            (
+                ["run", "--demo", "--format", "jsn"],
+                "argument --format: invalid choice: 'jsn' (choose from",
+            ),
+            (["run", "--demo", "--fail-on", "hgh"], "did you mean 'high'?"),
+            (["rn", "--demo"], "did you mean 'run'?"),
+            (["run", "--demo", "--chek", "DOM-001"], "did you mean '--check'?"),
+            (["explain"], "the following arguments are required: text"),
+            (
+                ["run", "--demo", "--tenant", "contoso.onmicrosoft.com"],
+                "--demo audits the bundled demo tenant; --tenant is for a live tenant",
+            ),
+            (
+                ["run", "--snapshot", str(DEMO_SNAPSHOT), "--save-snapshot", "x.json"],
+                "--snapshot audits a saved snapshot; --save-snapshot keeps what a live run read",
+            ),
+        ],
+    )
+    def test_a_bad_command_line_is_one_line_and_exit_2(self, args, said):
+        done = cli(*args)
+        assert done.returncode == 2
+        (line,) = done.stderr.splitlines()
+        assert line.startswith("m365-audit: ") and said in line
+        assert "usage:" not in done.stderr
+
+    def test_check_ids_are_case_insensitive(self):
+        done = cli(
+            "run", "--demo", "--format", "json", "--check", "conn-001", "--check", "CONN-001"
+        )
+        assert [c["id"] for c in json.loads(done.stdout)["checks"]] == ["CONN-001"]
 
     def test_snapshot_without_baseline_warns_and_uses_recommended(self):
         done = cli("run", "--snapshot", str(DEMO_SNAPSHOT), "--format", "json")
@@ -579,6 +615,21 @@ class TestChecksList:
         assert adm["severity"] == "critical"
 
 
+def test_readme_lists_every_environment_variable_the_code_reads():
+    import re
+
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text()
+    table = readme.split("<!-- env:start -->\n", 1)[1].split("<!-- env:end -->")[0]
+    listed = set(re.findall(r"`(M365_AUDIT_[A-Z0-9_]+)`", table))
+    code = {
+        name
+        for path in (root / "auditor").rglob("*.py")
+        for name in re.findall(r"M365_AUDIT_[A-Z0-9_]+", path.read_text())
+    }
+    assert listed == code, f"README lacks {code - listed}, lists unknown {listed - code}"
+
+
 def test_readme_permission_table_is_what_the_command_prints():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     table = readme.split("<!-- permissions:start -->\n", 1)[1].split("<!-- permissions:end -->")[0]
@@ -593,6 +644,20 @@ class TestExplain:
         assert "exceeding its sending threshold" in done.stdout
         assert "OUT-002" in done.stdout and "To get unblocked:" in done.stdout
 
+    def test_json_is_one_document_and_o_writes_it(self, tmp_path):
+        target = tmp_path / "explained.json"
+        done = cli("explain", "5.7.606", "--demo", "--format", "json", "-o", str(target))
+        assert done.returncode == 2 and done.stdout == ""
+        document = json.loads(target.read_text())
+        assert document["ndr"]["key"] == "banned-ip"
+        assert [c["id"] for c in document["report"]["checks"]] == ["CONN-002", "CONN-003", "IP-001"]
+        assert stat.S_IMODE(target.stat().st_mode) == 0o600
+
+    def test_machine_formats_carry_the_report_alone(self):
+        done = cli("explain", "5.7.606", "--demo", "--format", "sarif")
+        assert json.loads(done.stdout)["version"] == "2.1.0"
+        assert "Sending IP banned by Microsoft" in done.stderr
+
     def test_runs_exactly_the_family_checks_on_a_snapshot(self):
         done = cli(
             "explain",
@@ -605,7 +670,7 @@ class TestExplain:
             "json",
         )
         assert done.returncode == 2  # IP-001 could not judge one address: incomplete
-        report = json.loads(done.stdout.split("What these checks find in this tenant:\n\n")[1])
+        report = json.loads(done.stdout)["report"]
         assert [c["id"] for c in report["checks"]] == ["CONN-002", "CONN-003", "IP-001"]
 
     def test_an_address_the_ndr_quotes_is_found_in_the_snapshot(self):

@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from auditor.judge.model import AuditResult
-from auditor.reports import html, json_report, junit, markdown, ndjson, ocsf, sarif, table
+from auditor.reports import (
+    csv_report,
+    html,
+    json_report,
+    junit,
+    markdown,
+    ndjson,
+    ocsf,
+    sarif,
+    table,
+)
 
 Renderer = Callable[[AuditResult], str]
 
@@ -18,4 +28,6 @@ RENDERERS: dict[str, Renderer] = {
     "markdown": markdown.render,
     "ocsf": ocsf.render,
     "html": html.render,
+    "csv": csv_report.render,
+    "action-plan": csv_report.render_plan,
 }

@@ -8,7 +8,7 @@ from collections import Counter
 from html import escape
 
 from auditor.judge.model import AuditResult, CheckOutcome, Severity, Status
-from auditor.reports import causes
+from auditor.reports import causes, waivers
 from auditor.reports.changes import render_text as render_changes
 
 _STATUS_ORDER = {Status.FAIL: 0, Status.ERROR: 1, Status.WAIVED: 2, Status.PASS: 3}
@@ -109,6 +109,24 @@ def _causes(audit: AuditResult) -> str:
     return f'<div class="causes"><h2>Why checks could not judge</h2><ol>{items}</ol></div>'
 
 
+def _waivers(audit: AuditResult) -> str:
+    review = waivers.to_review(audit)
+    active = waivers.in_force(audit)
+    if not review and not active:
+        return ""
+    items = "".join(
+        f"<li><b>to review</b> {escape(w.check)} <code>{escape(w.resource)}</code>: "
+        f"{escape(note)} ({escape(w.reason)})</li>"
+        for w, note in review
+    )
+    items += "".join(
+        f"<li>{escape(w.check)} <code>{escape(w.resource)}</code> waived until "
+        f"{escape(w.expires)}: {escape(w.reason)}</li>"
+        for w in active
+    )
+    return f'<div class="waivers"><h2>Waivers</h2><ul>{items}</ul></div>'
+
+
 def _check(audit: AuditResult, outcome: CheckOutcome) -> str:
     spec = outcome.spec
     status = outcome.status.value
@@ -185,6 +203,7 @@ def render(audit: AuditResult) -> str:
         + _bar_chart("Failing results by area", area_counts, {})
         + "</div>"
         + _causes(audit)
+        + _waivers(audit)
         + (
             f"<h2>Changes since the previous run</h2><pre>"
             f"{escape(render_changes(audit.changes))}</pre>"

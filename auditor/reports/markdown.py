@@ -7,7 +7,7 @@ number of results per check and stopping details once a size budget is spent.
 from __future__ import annotations
 
 from auditor.judge.model import AuditResult, CheckOutcome, Status
-from auditor.reports import causes
+from auditor.reports import causes, waivers
 from auditor.reports.changes import render_text as render_changes
 
 MAX_RESULTS_PER_CHECK = 25
@@ -92,6 +92,27 @@ def render(audit: AuditResult) -> str:
             "```",
             render_changes(audit.changes).rstrip(),
             "```",
+            "",
+        ]
+    review = waivers.to_review(audit)
+    if review:
+        lines += ["### Waivers to review", ""]
+        lines += [
+            f"- `{w.check}` `{_cell(w.resource)}`: {note} ({_cell(w.reason)})" for w, note in review
+        ]
+        lines.append("")
+    active = waivers.in_force(audit)
+    if active:
+        lines += [
+            f"<details><summary>{len(active)} waiver{'s' if len(active) != 1 else ''} in force"
+            "</summary>",
+            "",
+            *(
+                f"- `{w.check}` `{_cell(w.resource)}` until {w.expires}: {_cell(w.reason)}"
+                for w in active
+            ),
+            "",
+            "</details>",
             "",
         ]
     quiet = [o for o in audit.outcomes if o.status in (Status.PASS, Status.WAIVED)]

@@ -6,8 +6,8 @@ import textwrap
 
 from tabulate import tabulate
 
-from auditor.judge.model import AuditResult, CheckOutcome, Status, WaiverState
-from auditor.reports import causes
+from auditor.judge.model import AuditResult, CheckOutcome, Status
+from auditor.reports import causes, waivers
 from auditor.reports.changes import render_text as render_changes
 
 _WIDTH = 100
@@ -92,16 +92,10 @@ def _details(audit: AuditResult, outcome: CheckOutcome) -> list[str]:
 
 
 def _waiver_notes(audit: AuditResult) -> list[str]:
-    lines = []
-    for report in audit.waivers:
-        w = report.waiver
-        if report.state is WaiverState.EXPIRED:
-            note = f"expired on {w.expires}, no longer waives"
-        elif report.state is WaiverState.UNUSED:
-            note = "matches no failing result: remove it from the baseline"
-        else:
-            continue
-        lines.append(_wrap(f"- {w.check} {w.resource}: {note} ({w.reason})", "  "))
+    lines = [
+        _wrap(f"- {w.check} {w.resource}: {note} ({w.reason})", "  ")
+        for w, note in waivers.to_review(audit)
+    ]
     return ["Waivers to review:", *lines] if lines else []
 
 

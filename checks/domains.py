@@ -162,7 +162,14 @@ def unregistered_sending_domains(ctx: CheckContext) -> Iterator[Result]:
         if standing.registered:
             yield Result(f"domain:{domain}", Status.PASS, f"{standing.reason}; {where}", evidence)
         else:
-            yield Result(f"domain:{domain}", Status.FAIL, f"{standing.reason}; {where}", evidence)
+            via = tuple(sorted({f"connector:{c}" for c in sightings.ip_connector.values()}))
+            yield Result(
+                f"domain:{domain}",
+                Status.FAIL,
+                f"{standing.reason}; {where}",
+                evidence,
+                related=via,
+            )
 
 
 @check(

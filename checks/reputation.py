@@ -111,6 +111,7 @@ def sending_ip_blocklisted(ctx: CheckContext) -> Iterator[Result]:
                 failures.append(f"{zone} did not answer ({answer.get('error', 'DNS error')})")
         evidence = {"sources": list(entry["sources"]), "results": dict(entry["results"])}
         resource = f"ip:{entry['address']}"
+        related = tuple(sorted({c for s in entry["sources"] if (c := _connector_of(s))}))
         used_by = "; ".join(entry["sources"])
         if listings:
             yield Result(
@@ -118,13 +119,16 @@ def sending_ip_blocklisted(ctx: CheckContext) -> Iterator[Result]:
                 Status.FAIL,
                 f"listed: {'; '.join(listings)} (used by {used_by})",
                 evidence,
+                related=related,
             )
         elif refusals or failures:
             for source in entry["sources"]:
                 if source.startswith("message trace via "):
                     connector = source.removeprefix("message trace via ")
                     unjudged_via.setdefault(connector, []).append(entry["address"])
-            yield Result(resource, Status.ERROR, "; ".join(refusals + failures), evidence)
+            yield Result(
+                resource, Status.ERROR, "; ".join(refusals + failures), evidence, related=related
+            )
         else:
             zones = ", ".join(sorted(entry["results"]))
             yield Result(
@@ -178,3 +182,14 @@ def sending_ip_blocklisted(ctx: CheckContext) -> Iterator[Result]:
                 f"{skipped['connector']} (blocklist lookups here cover IPv4 only)",
                 dict(skipped),
             )
+
+
+def _connector_of(source: str) -> str | None:
+    """connector:<name> for what uses an address: "inbound connector X", "message trace via
+    X" or "smart host H of X" (the collector's own wording)."""
+    for prefix in ("inbound connector ", "message trace via "):
+        if source.startswith(prefix):
+            return f"connector:{source.removeprefix(prefix)}"
+    if source.startswith("smart host ") and " of " in source:
+        return f"connector:{source.split(' of ', 1)[1]}"
+    return None

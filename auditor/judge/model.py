@@ -55,6 +55,9 @@ class Result:
     # connector is worse than an unknown disabled one).
     severity: Severity | None = None
     waiver: Waiver | None = None
+    # Other resources this finding is about (the connector an address sends through), so that
+    # reports can put one problem's findings together.
+    related: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from collections import Counter
 from html import escape
 
 from auditor.judge.model import AuditResult, CheckOutcome, Severity, Status
-from auditor.reports import causes, waivers
+from auditor.reports import causes, fix_first, waivers
 from auditor.reports.changes import render_text as render_changes
 
 _STATUS_ORDER = {Status.FAIL: 0, Status.ERROR: 1, Status.WAIVED: 2, Status.PASS: 3}
@@ -109,6 +109,25 @@ def _causes(audit: AuditResult) -> str:
     return f'<div class="causes"><h2>Why checks could not judge</h2><ol>{items}</ol></div>'
 
 
+def _fix_first(audit: AuditResult) -> str:
+    items, more = fix_first.shown(audit)
+    if not items:
+        return ""
+    rows = "".join(
+        f"<li><b><code>{escape(item.resource)}</code></b> "
+        f'<span class="badge" style="background:{_COLOURS[item.severity.value]}">'
+        f"{item.severity.value}</span><ul>"
+        + "".join(
+            f"<li>{escape(f.check)} ({f.severity.value}): {escape(f.message)}</li>"
+            for f in item.findings
+        )
+        + f"</ul><i>Next:</i> {escape(item.action)}</li>"
+        for item in items
+    )
+    tail = f"<p>{more} more failing resources below.</p>" if more else ""
+    return f'<div class="fixfirst"><h2>Fix first</h2><ol>{rows}</ol>{tail}</div>'
+
+
 def _waivers(audit: AuditResult) -> str:
     review = waivers.to_review(audit)
     active = waivers.in_force(audit)
@@ -202,6 +221,7 @@ def render(audit: AuditResult) -> str:
         + _bar_chart("Failing results by severity", severity_counts, _COLOURS)
         + _bar_chart("Failing results by area", area_counts, {})
         + "</div>"
+        + _fix_first(audit)
         + _causes(audit)
         + _waivers(audit)
         + (

@@ -31,6 +31,8 @@ def result_dict(outcome: CheckOutcome, result: Result) -> dict[str, Any]:
     }
     if result.waiver is not None:
         entry["waiver"] = {"reason": result.waiver.reason, "expires": result.waiver.expires}
+    if result.related:
+        entry["related"] = list(result.related)
     return entry
 
 

@@ -7,7 +7,7 @@ number of results per check and stopping details once a size budget is spent.
 from __future__ import annotations
 
 from auditor.judge.model import AuditResult, CheckOutcome, Status
-from auditor.reports import causes, waivers
+from auditor.reports import causes, fix_first, waivers
 from auditor.reports.changes import render_text as render_changes
 
 MAX_RESULTS_PER_CHECK = 25
@@ -16,6 +16,29 @@ BUDGET = 200_000  # characters of detail; the JSON report holds everything
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _fix_first(audit: AuditResult) -> list[str]:
+    items, more = fix_first.shown(audit)
+    if not items:
+        return []
+    lines = [
+        "### Fix first",
+        "",
+        "| # | resource | severity | findings | next |",
+        "|---|---|---|---|---|",
+    ]
+    for n, item in enumerate(items, 1):
+        found = "<br>".join(
+            f"**{_cell(f.check)}** ({f.severity.value}): {_cell(f.message)}" for f in item.findings
+        )
+        lines.append(
+            f"| {n} | `{_cell(item.resource)}` | {item.severity.value} | {found} | "
+            f"{_cell(item.action)} |"
+        )
+    if more:
+        lines.append(f"| | | | {more} more failing resources below | |")
+    return [*lines, ""]
 
 
 def _causes(audit: AuditResult) -> list[str]:
@@ -66,6 +89,7 @@ def render(audit: AuditResult) -> str:
         f"| {len(audit.outcomes)} | {audit.count(Status.PASS)} | {audit.count(Status.FAIL)} | "
         f"{audit.count(Status.ERROR)} | {audit.count(Status.WAIVED)} | {audit.unjudged} |",
         "",
+        *_fix_first(audit),
         *_causes(audit),
     ]
     order = {Status.FAIL: 0, Status.ERROR: 1, Status.WAIVED: 2, Status.PASS: 3}

@@ -7,7 +7,7 @@ import textwrap
 from tabulate import tabulate
 
 from auditor.judge.model import AuditResult, CheckOutcome, Status
-from auditor.reports import causes, waivers
+from auditor.reports import causes, fix_first, waivers
 from auditor.reports.changes import render_text as render_changes
 
 _WIDTH = 100
@@ -59,6 +59,23 @@ def _wrap(text: str, indent: str) -> str:
     )
 
 
+def _fix_first(audit: AuditResult) -> list[str]:
+    items, more = fix_first.shown(audit)
+    if not items:
+        return []
+    lines = ["Fix first (each failing resource once, with every finding about it):"]
+    for n, item in enumerate(items, 1):
+        lines.append(_wrap(f"{n}. {item.resource} [{item.severity.value}]", "  "))
+        for finding in item.findings:
+            lines.append(
+                _wrap(f"- {finding.check} ({finding.severity.value}): {finding.message}", "     ")
+            )
+        lines.append(_wrap(f"Next: {item.action}", "     "))
+    if more:
+        lines.append(f"  ... and {more} more failing resources below")
+    return lines
+
+
 def _causes(audit: AuditResult) -> list[str]:
     if not audit.causes:
         return []
@@ -108,9 +125,11 @@ def render(audit: AuditResult) -> str:
         f"baseline {audit.baseline_path}",
         *(_wrap(f"Warning: {w}", "") for w in audit.warnings),
         _summary(audit),
-        "",
-        _overview(audit),
     ]
+    fix = _fix_first(audit)
+    if fix:
+        out += ["", *fix]
+    out += ["", _overview(audit)]
     if audit.causes:
         out += ["", *_causes(audit)]
     for outcome in audit.outcomes:

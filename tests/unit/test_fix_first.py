@@ -1,0 +1,105 @@
+"""Fix first: one entry per failing resource, every finding about it across checks, worst
+first; the demo's rogue connector leads, as an admin would want."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from auditor import demo, snapshot
+from auditor.judge import baseline as baseline_mod
+from auditor.judge import engine
+from auditor.judge.model import (
+    AuditResult,
+    CheckOutcome,
+    CheckSpec,
+    Result,
+    Severity,
+    Status,
+)
+from auditor.judge.registry import discover
+from auditor.reports import RENDERERS
+from auditor.reports.fix_first import items
+from auditor.snapshot import Tenant
+
+
+def demo_audit() -> AuditResult:
+    return engine.audit(
+        snapshot.load(demo.SNAPSHOT),
+        baseline_mod.load(demo.BASELINE),
+        discover(),
+        datetime(2026, 11, 26, tzinfo=UTC),
+    )
+
+
+def test_the_rogue_connector_leads_with_everything_found_about_it():
+    first = items(demo_audit())[0]
+    assert first.resource == "connector:Relay-Backup"
+    assert first.severity is Severity.CRITICAL
+    assert [f.check for f in first.findings] == [
+        "CONN-001",
+        "CONN-002",
+        "DOM-001",
+        "DOM-001 (domain:wingtip-promo.net)",
+        "IP-001 (ip:198.51.100.77)",
+    ]
+    assert first.action.startswith("An inbound connector nobody approved")
+
+
+def test_each_format_for_people_shows_it_at_the_top():
+    audit = demo_audit()
+    table = RENDERERS["table"](audit)
+    assert table.index("Fix first") < table.index("\ncheck ")
+    assert "1. connector:Relay-Backup [critical]" in table
+    markdown = RENDERERS["markdown"](audit)
+    assert markdown.index("### Fix first") < markdown.index("### FAIL")
+    assert "| 1 | `connector:Relay-Backup` | critical |" in markdown
+    assert "<h2>Fix first</h2>" in RENDERERS["html"](audit)
+
+
+def spec(cid: str, severity: Severity = Severity.HIGH) -> CheckSpec:
+    return CheckSpec(cid, "x", "X", severity, ("exchange.inboundConnectors",), (), "Do it. Then.")
+
+
+def audit_of(*outcomes: CheckOutcome) -> AuditResult:
+    return AuditResult(
+        "t",
+        Tenant("t"),
+        "2026-11-20T00:00:00Z",
+        "2026-11-20T00:00:00Z",
+        "s",
+        "0" * 64,
+        "b",
+        "0" * 64,
+        outcomes,
+        (),
+        (),
+    )
+
+
+def test_one_related_finding_stays_with_its_own_resource():
+    outcome = CheckOutcome(
+        spec("IP-001"),
+        Severity.HIGH,
+        Status.FAIL,
+        (Result("ip:1.2.3.4", Status.FAIL, "listed", related=("connector:Quiet",)),),
+    )
+    assert [i.resource for i in items(audit_of(outcome))] == ["ip:1.2.3.4"]
+
+
+def test_passes_and_waived_results_are_not_things_to_fix_and_order_is_by_worst():
+    low = CheckOutcome(
+        spec("AAA-001", Severity.LOW),
+        Severity.LOW,
+        Status.FAIL,
+        (
+            Result("domain:a", Status.FAIL, "bad"),
+            Result("domain:b", Status.PASS, "fine"),
+            Result("domain:c", Status.WAIVED, "known"),
+        ),
+    )
+    high = CheckOutcome(
+        spec("ZZZ-001"), Severity.HIGH, Status.FAIL, (Result("domain:z", Status.FAIL, "worse"),)
+    )
+    found = items(audit_of(low, high))
+    assert [i.resource for i in found] == ["domain:z", "domain:a"]
+    assert found[0].action == "Do it."

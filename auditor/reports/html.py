@@ -8,10 +8,9 @@ from collections import Counter
 from html import escape
 
 from auditor.judge.model import AuditResult, CheckOutcome, Severity, Status
-from auditor.reports import causes, fix_first, waivers
+from auditor.reports import causes, fix_first, ordering, waivers
 from auditor.reports.changes import render_text as render_changes
 
-_STATUS_ORDER = {Status.FAIL: 0, Status.ERROR: 1, Status.WAIVED: 2, Status.PASS: 3}
 _COLOURS = {
     "critical": "#7a0019",
     "high": "#c62828",
@@ -150,7 +149,9 @@ def _check(audit: AuditResult, outcome: CheckOutcome) -> str:
     spec = outcome.spec
     status = outcome.status.value
     rows = []
-    for result in sorted(outcome.results, key=lambda r: (_STATUS_ORDER[r.status], r.resource)):
+    for result in sorted(
+        outcome.results, key=lambda r: (ordering.STATUS_ORDER[r.status], r.resource)
+    ):
         severity = outcome.result_severity(result).value
         evidence = escape(json.dumps(result.evidence, indent=2, sort_keys=True))
         rows.append(
@@ -174,8 +175,8 @@ def _check(audit: AuditResult, outcome: CheckOutcome) -> str:
     ndr = f" · prevents NDR {escape(', '.join(spec.ndr))}" if spec.ndr else ""
     return (
         f'<section class="check {status}" data-check="{escape(spec.id)}">'
-        f'<h2><span class="badge" style="background:{_COLOURS[outcome.severity.value]}">'
-        f"{outcome.severity.value}</span>{escape(spec.id)} · {escape(spec.title)} · "
+        f'<h2><span class="badge" style="background:{_COLOURS[ordering.worst(outcome).value]}">'
+        f"{ordering.worst(outcome).value}</span>{escape(spec.id)} · {escape(spec.title)} · "
         f"<b>{status.upper()}</b></h2>"
         f"<div>{escape(spec.slug)}{ndr}</div>{reason}"
         f"<table>{''.join(rows)}</table>{advice}</section>"
@@ -190,9 +191,7 @@ def render(audit: AuditResult) -> str:
     severity_counts = {s.value: by_severity.get(s.value, 0) for s in reversed(Severity)}
     by_area = Counter(o.spec.id.split("-")[0] for o, _ in failing)
     area_counts = dict(sorted(by_area.items())) or {"none": 0}
-    ordered = sorted(
-        audit.outcomes, key=lambda o: (_STATUS_ORDER[o.status], -o.severity.rank, o.spec.id)
-    )
+    ordered = ordering.ordered(audit.outcomes)
     name = audit.tenant.display_name or audit.tenant.id
     cards = "".join(
         f'<div class="card">{label}<b>{value}</b></div>'

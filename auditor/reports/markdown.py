@@ -7,7 +7,7 @@ number of results per check and stopping details once a size budget is spent.
 from __future__ import annotations
 
 from auditor.judge.model import AuditResult, CheckOutcome, Status
-from auditor.reports import causes, fix_first, waivers
+from auditor.reports import causes, fix_first, ordering, waivers
 from auditor.reports.changes import render_text as render_changes
 
 MAX_RESULTS_PER_CHECK = 25
@@ -92,11 +92,9 @@ def render(audit: AuditResult) -> str:
         *_fix_first(audit),
         *_causes(audit),
     ]
-    order = {Status.FAIL: 0, Status.ERROR: 1, Status.WAIVED: 2, Status.PASS: 3}
-    troubled = sorted(
-        (o for o in audit.outcomes if o.status in (Status.FAIL, Status.ERROR)),
-        key=lambda o: (order[o.status], -o.severity.rank, o.spec.id),
-    )
+    troubled = [
+        o for o in ordering.ordered(audit.outcomes) if o.status in (Status.FAIL, Status.ERROR)
+    ]
     used = sum(len(line) for line in lines)
     left_out = 0
     for outcome in troubled:

@@ -7,7 +7,7 @@ import textwrap
 from tabulate import tabulate
 
 from auditor.judge.model import AuditResult, CheckOutcome, Status
-from auditor.reports import causes, fix_first, waivers
+from auditor.reports import causes, fix_first, ordering, waivers
 from auditor.reports.changes import render_text as render_changes
 
 _WIDTH = 100
@@ -36,14 +36,14 @@ def _overview(audit: AuditResult) -> str:
         [
             o.spec.id,
             o.status.value.upper(),
-            o.severity.value,
+            ordering.worst(o).value,  # the worst finding's, which may exceed the check's
             o.count(Status.PASS),
             o.count(Status.FAIL),
             o.count(Status.ERROR),
             o.count(Status.WAIVED),
             o.spec.title,
         ]
-        for o in audit.outcomes
+        for o in ordering.ordered(audit.outcomes)
     ]
     headers = ["check", "status", "severity", "pass", "fail", "error", "waived", "title"]
     return tabulate(rows, headers=headers, tablefmt="simple")
@@ -92,7 +92,7 @@ def _details(audit: AuditResult, outcome: CheckOutcome) -> list[str]:
     ndr = f", prevents NDR {', '.join(spec.ndr)}" if spec.ndr else ""
     lines = [
         f"{outcome.status.value.upper()} {spec.id} {spec.slug} "
-        f"[{outcome.severity.value}{ndr}]: {spec.title}"
+        f"[{ordering.worst(outcome).value}{ndr}]: {spec.title}"
     ]
     if outcome.reason:
         lines.append(_wrap(f"could not run: {causes.stopped_by(audit, outcome)}", "  "))
@@ -132,7 +132,7 @@ def render(audit: AuditResult) -> str:
     out += ["", _overview(audit)]
     if audit.causes:
         out += ["", *_causes(audit)]
-    for outcome in audit.outcomes:
+    for outcome in ordering.ordered(audit.outcomes):
         if outcome.status in _SHOWN_STATUSES or outcome.count(Status.ERROR):
             out += ["", *_details(audit, outcome)]
     notes = _waiver_notes(audit)

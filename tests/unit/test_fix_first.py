@@ -103,3 +103,27 @@ def test_passes_and_waived_results_are_not_things_to_fix_and_order_is_by_worst()
     found = items(audit_of(low, high))
     assert [i.resource for i in found] == ["domain:z", "domain:a"]
     assert found[0].action == "Do it."
+
+
+def test_checks_are_ordered_by_their_worst_finding_in_every_format_for_people():
+    from auditor.reports.ordering import ordered, worst
+
+    plain = CheckOutcome(
+        spec("AAA-001"), Severity.HIGH, Status.FAIL, (Result("x:1", Status.FAIL, "m"),)
+    )
+    escalated = CheckOutcome(
+        spec("ZZZ-001"),
+        Severity.HIGH,
+        Status.FAIL,
+        (Result("x:2", Status.FAIL, "m", severity=Severity.CRITICAL),),
+    )
+    passing = CheckOutcome(spec("BBB-001"), Severity.HIGH, Status.PASS, ())
+    assert [o.spec.id for o in ordered([plain, passing, escalated])] == [
+        "ZZZ-001",
+        "AAA-001",
+        "BBB-001",
+    ]
+    assert worst(escalated) is Severity.CRITICAL and worst(passing) is Severity.HIGH
+    table = RENDERERS["table"](audit_of(plain, passing, escalated))
+    overview = table.split("\ncheck ", 1)[1]
+    assert overview.index("ZZZ-001  FAIL      critical") < overview.index("AAA-001")

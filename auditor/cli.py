@@ -174,6 +174,25 @@ def _add_live_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_look(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--color",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="colour the table: auto (default) when stdout is a terminal and $NO_COLOR is unset",
+    )
+    parser.add_argument(
+        "--only",
+        choices=["failed", "all"],
+        default="failed",
+        help="the table lists failing and errored results (default; passes are counted) or all",
+    )
+
+
+def _look(args: argparse.Namespace) -> run.Look:
+    return run.Look(color=args.color, only=args.only)
+
+
 def _add_snapshot_age(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-snapshot-age",
@@ -342,6 +361,7 @@ def _parser() -> argparse.ArgumentParser:
         help="lowest severity of a failure that makes the exit code 1 (default: low) "
         f"[{ENV['fail_on']}]",
     )
+    _add_look(run)
     _add_snapshot_age(run)
     _add_live_options(run)
 
@@ -374,6 +394,7 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument(
         "--fail-on", choices=[s.value for s in Severity], default=_env("fail_on", "low")
     )
+    _add_look(explain)
     _add_snapshot_age(explain)
     _add_live_options(explain)
 
@@ -529,6 +550,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         Severity(args.fail_on),
         args.previous,
         siem,
+        _look(args),
     )
 
 
@@ -545,6 +567,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         args.format,
         Severity(args.fail_on),
         args.output,
+        _look(args),
     )
 
 

@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from auditor import PROG
-from auditor.commands.run import Target, audit, emit, warn
+from auditor.commands.run import Look, Target, audit, emit, warn
+from auditor.commands.run import render as render_format
 from auditor.common import jsonio
 from auditor.judge.model import Severity
 from auditor.judge.registry import discover
-from auditor.reports import RENDERERS, json_report
+from auditor.reports import json_report
 from auditor.snapshot import Snapshot
 
 
@@ -462,6 +463,7 @@ def explain(
     fmt: str,
     fail_on: Severity,
     output: Path | None = None,
+    look: Look | None = None,
 ) -> int:
     """Say what the NDR means; with a tenant to look at, run the checks that find its causes.
     `--format json` is one JSON document; the other machine formats carry the report alone,
@@ -500,11 +502,11 @@ def explain(
     elif judged is None:
         emit(explanation, output)
     elif fmt in TEXT_FORMATS:
-        report = RENDERERS[fmt](judged.result)
+        report = render_format(fmt, judged.result, output, look or Look())
         emit(f"{explanation}{located}\nWhat these checks find in this tenant:\n\n{report}", output)
     else:
         sys.stderr.write(explanation + located)
-        emit(RENDERERS[fmt](judged.result), output)
+        emit(render_format(fmt, judged.result, output, look or Look()), output)
     if judged is None:
         return 0
     late = judged.deadline_line()

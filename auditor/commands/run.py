@@ -4,6 +4,7 @@ format, and deliver to a SIEM. `explain` judges the same way, with the checks of
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -24,7 +25,8 @@ from auditor.judge import baseline as baseline_mod
 from auditor.judge import engine
 from auditor.judge.model import AuditResult, Severity
 from auditor.judge.registry import Check, required_sources, select
-from auditor.reports import RENDERERS, json_report, ocsf
+from auditor.reports import RENDERERS, json_report, ocsf, table
+from auditor.reports.terminal import Only, View
 
 # Collects the named sources of a live tenant into a snapshot document.
 Collect = Callable[[Sequence[str]], Collection]
@@ -132,6 +134,38 @@ def warn(result: AuditResult) -> None:
         print(f"{PROG}: warning: {warning}", file=sys.stderr)
 
 
+@dataclass(frozen=True)
+class Look:
+    """What the person asked of the report for people: colour (auto, always, never) and
+    which results to list (failed, all)."""
+
+    color: str = "auto"
+    only: str = "failed"
+
+    def view(self, output: Path | None) -> View:
+        """A file gets 100 columns and no colour; stdout gets its terminal's width (or
+        $COLUMNS), and colour when it is a terminal and $NO_COLOR is not set (no-color.org)."""
+        only = Only(self.only)
+        if output is not None:
+            return View(width=100, color=self.color == "always", only=only)
+        width = shutil.get_terminal_size((100, 24)).columns
+        if self.color == "auto":
+            color = (
+                sys.stdout.isatty()
+                and not os.environ.get("NO_COLOR")
+                and os.environ.get("TERM") != "dumb"
+            )
+        else:
+            color = self.color == "always"
+        return View(width=width, color=color, only=only)
+
+
+def render(fmt: str, result: AuditResult, output: Path | None, look: Look) -> str:
+    if fmt == "table":
+        return table.render(result, look.view(output))
+    return RENDERERS[fmt](result)
+
+
 def emit(text: str, output: Path | None) -> None:
     """To stdout, or atomically to a file readable by its owner only."""
     if output is None:
@@ -150,6 +184,7 @@ def run(
     fail_on: Severity,
     previous_path: Path | None = None,
     siem: SiemTarget | None = None,
+    look: Look | None = None,
 ) -> int:
     previous = diff.load_document(previous_path) if previous_path else None
     judged = audit(target, baseline_path, checks, select(checks, wanted))
@@ -162,7 +197,7 @@ def run(
         )
         result = replace(result, changes=found)
     for fmt, path in outputs:
-        emit(RENDERERS[fmt](result), path)
+        emit(render(fmt, result, path, look or Look()), path)
     code = result.exit_code(fail_on)
     if siem is not None and not send_to_siem(siem, result):
         code = code or 2

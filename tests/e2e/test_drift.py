@@ -43,7 +43,7 @@ def test_run_previous_puts_the_changes_in_the_report(tmp_path):
     assert [(c["check"], c["resource"], c["status"]) for c in changes["resolved"]] == [
         ("FWD-001", "mailbox:gone@tailspintoys.com", "gone")
     ]
-    table = cli("run", "--demo", "--previous", str(old)).stdout
+    table = " ".join(cli("run", "--demo", "--previous", str(old)).stdout.split())  # wrapped
     assert "1 new, 1 resolved, 0 approved, 0 unknown (not judged this time), 0 changed" in table
     markdown = cli("run", "--demo", "--format", "markdown", "--previous", str(old)).stdout
     assert "### Changes since the previous run" in markdown

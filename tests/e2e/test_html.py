@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -103,9 +104,38 @@ class Rows(HTMLParser):
 def test_report_is_self_contained(report):
     text = report.read_text()
     assert "<script>" in text and "<style>" in text and "<svg" in text
-    for marker in ("src=", "href=", "url(", "@import"):
+    for marker in ("src=", "url(", "@import", "<link", "<img"):
         assert marker not in text, marker
     assert "default-src 'none'" in text  # and the page forbids itself any request
+    # Links to Microsoft's pages are followed only when clicked, and give away nothing.
+    anchors = re.findall(r"<a ([^>]*)>", text)
+    assert anchors
+    for attributes in anchors:
+        assert re.fullmatch(
+            r'href="https://learn\.microsoft\.com/en-us/[^"]+" rel="noopener noreferrer"',
+            attributes,
+        ), attributes
+
+
+def test_filters_by_status_and_area_open_what_they_find(chromium, report, tmp_path):
+    url = f"file://{report}#status=pass&area=Admins%20and%20MFA"
+    done = browse(chromium, url, tmp_path, "--dump-dom")
+    assert done.returncode == 0, done.stderr[-2000:]
+    parser = Rows()
+    parser.feed(done.stdout)
+    visible = [(classes, text) for classes, text in parser.rows if "hidden" not in classes]
+    assert visible and all(classes.split()[1] == "pass" for classes, _ in visible)
+    # Only the admin checks' passes: ADM-001's break-glass accounts among them.
+    assert any("bg-admin1" in text for _, text in visible)
+    assert not any("relay" in text for _, text in visible)
+    # The passes were folded; the filter opened the folds that hold a match.
+    dom = done.stdout
+    assert re.search(r'<details class="fold passes" open="">', dom)
+    unfiltered = browse(chromium, f"file://{report}", tmp_path, "--dump-dom").stdout
+    assert (
+        '<details class="fold passes">' in unfiltered
+        and "open=" not in unfiltered.split('<details class="fold passes"', 1)[1][:10]
+    )
 
 
 def test_filter_runs_in_the_browser(chromium, report, tmp_path):

@@ -126,4 +126,64 @@ def test_checks_are_ordered_by_their_worst_finding_in_every_format_for_people():
     assert worst(escalated) is Severity.CRITICAL and worst(passing) is Severity.HIGH
     table = RENDERERS["table"](audit_of(plain, passing, escalated))
     overview = table.split("\ncheck ", 1)[1]
-    assert overview.index("ZZZ-001  FAIL      critical") < overview.index("AAA-001")
+    assert overview.index("ZZZ-001  FAIL    critical") < overview.index("AAA-001")
+
+
+def test_passing_checks_are_counted_in_the_table_and_listed_only_when_asked():
+    from auditor.reports import table
+    from auditor.reports.terminal import Only, View
+
+    failing = CheckOutcome(
+        spec("AAA-001"), Severity.HIGH, Status.FAIL, (Result("x:1", Status.FAIL, "m"),)
+    )
+    passing = CheckOutcome(
+        spec("BBB-001"), Severity.HIGH, Status.PASS, (Result("x:2", Status.PASS, "ok"),)
+    )
+    short = table.render(audit_of(failing, passing))
+    assert "1 check passed (not listed; --only all lists them)" in short
+    assert "BBB-001" not in short
+    full = table.render(audit_of(failing, passing), View(only=Only.ALL))
+    assert "BBB-001" in full and "- x:2 (PASS high): ok" in full
+    assert "checks passed" not in full and "check passed" not in full
+
+
+def test_the_view_keeps_a_readable_width():
+    from auditor.reports.terminal import View
+
+    assert (
+        View(width=20).width == 60 and View(width=400).width == 160 and View(width=80).width == 80
+    )
+
+
+def test_html_colours_by_status_so_a_pass_is_never_red():
+    import re
+
+    from auditor.reports.html import _COLOURS
+
+    html = RENDERERS["html"](demo_audit())
+    rows = re.findall(r'<tr class="result (\w+)"[^>]*>(.*?)</tr>', html, re.S)
+    assert {status for status, _ in rows} >= {"pass", "fail", "error", "waived"}
+    reds = (_COLOURS["critical"], _COLOURS["high"])
+    for status, row in rows:
+        red = any(colour in row for colour in reds)
+        if status in ("pass", "waived"):
+            assert not red, row[:200]  # green (or amber) badge, grey severity
+        if status == "fail":
+            assert red
+    assert any(status == "pass" and "#2e7d32" in row for status, row in rows)
+    # Each check links Microsoft's page for its NDRs and the page on how to fix it; areas in
+    # words.
+    section = html.split('data-check="CONN-001"', 1)[1].split("</section>", 1)[0]
+    assert "fix-error-code-5-7-700-through-5-7-750" in section and "How to fix it" in section
+    assert 'data-area="Connectors"' in html and '<option value="Admins and MFA">' in html
+
+
+def test_every_check_has_an_area_and_a_page_on_how_to_fix_it():
+    from auditor.reports import links
+
+    for check_id in discover():
+        assert check_id.split("-")[0] in links.AREAS, check_id
+        assert (links.remediation(check_id) or "").startswith("https://learn.microsoft.com/")
+    assert links.ndr_page("5.7.705") == links.ndr_page("5.7.750")
+    assert links.ndr_page("5.7.999") == links.NDR_OVERVIEW
+    assert links.ndr_pages(("5.7.705", "5.1.8", "5.7.750"))[0][0] == "5.7.705, 5.7.750"

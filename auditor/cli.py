@@ -30,7 +30,7 @@ from auditor.collect import (
 )
 from auditor.commands import baseline, collect, diff, explain, fleet, inventory, run
 from auditor.common.errors import AuditInputError, UsageError
-from auditor.common.redact import redact
+from auditor.common.redact import redact, register
 from auditor.common.timeutil import parse_time
 from auditor.judge.model import Severity
 from auditor.judge.registry import CheckDefinitionError, discover, select
@@ -56,6 +56,9 @@ ENV = {
     "dns_server": "M365_AUDIT_DNS_SERVER",
     "dnsbl_zones": "M365_AUDIT_DNSBL_ZONES",
     "fail_on": "M365_AUDIT_FAIL_ON",
+    "notify_webhook": "M365_AUDIT_NOTIFY_WEBHOOK",
+    "notify_format": "M365_AUDIT_NOTIFY_FORMAT",
+    "notify_on": "M365_AUDIT_NOTIFY_ON",
 }
 
 
@@ -187,6 +190,47 @@ def _add_look(parser: argparse.ArgumentParser) -> None:
         default="failed",
         help="the table lists failing and errored results (default; passes are counted) or all",
     )
+
+
+def _add_notify(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("notifications (a failed post never changes the result)")
+    group.add_argument(
+        "--notify-webhook",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="post a summary to this Teams, Slack or JSON webhook (repeatable); the address is "
+        f"a secret: prefer ${ENV['notify_webhook']} (addresses separated by spaces)",
+    )
+    group.add_argument(
+        "--notify-format",
+        choices=["auto", "teams", "slack", "json"],
+        default=_env("notify_format", "auto"),
+        help="the message's shape; auto (default) tells Teams and Slack by the address "
+        f"[{ENV['notify_format']}]",
+    )
+    group.add_argument(
+        "--notify-on",
+        choices=["always", "failure", "change"],
+        default=_env("notify_on", "failure"),
+        help="post on every run, when the run is not a pass (default), or when findings "
+        f"changed since --previous [{ENV['notify_on']}]",
+    )
+
+
+def _notify(args: argparse.Namespace) -> run.NotifyTarget | None:
+    urls = tuple(args.notify_webhook) or tuple((_env("notify_webhook") or "").split())
+    if not urls:
+        return None
+    for url in urls:
+        register(url)
+    link = None
+    if os.environ.get("GITHUB_RUN_ID") and os.environ.get("GITHUB_REPOSITORY"):
+        server = os.environ.get("GITHUB_SERVER_URL", "https://github.com")
+        link = (
+            f"{server}/{os.environ['GITHUB_REPOSITORY']}/actions/runs/{os.environ['GITHUB_RUN_ID']}"
+        )
+    return run.NotifyTarget(urls, args.notify_format, args.notify_on, link)
 
 
 def _look(args: argparse.Namespace) -> run.Look:
@@ -362,6 +406,7 @@ def _parser() -> argparse.ArgumentParser:
         f"[{ENV['fail_on']}]",
     )
     _add_look(run)
+    _add_notify(run)
     _add_snapshot_age(run)
     _add_live_options(run)
 
@@ -551,6 +596,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         args.previous,
         siem,
         _look(args),
+        _notify(args),
     )
 
 

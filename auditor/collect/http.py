@@ -157,9 +157,12 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         label: str = "",
         allow_statuses: frozenset[int] = frozenset(),
+        expect_json: bool = True,
     ) -> tuple[int, Any]:
         """Send one request, retrying what is worth retrying; return (status, parsed JSON).
-        Statuses in `allow_statuses` come back instead of raising."""
+        Statuses in `allow_statuses` come back instead of raising. With `expect_json` False a
+        success may answer anything (a chat webhook answers `ok` or nothing): its body is
+        then None."""
         label = label or f"{method} {urlsplit(url).path}"
         send_headers = {"Accept": "application/json", **(headers or {})}
         if token:
@@ -213,6 +216,8 @@ class HttpClient:
                     f"HTTP {status} {detail}".strip(),
                 )
                 continue
+            if not expect_json and status < 400:
+                return status, None
             return status, self._parse(response, label, allow_statuses)
 
     def _wait_or_raise(

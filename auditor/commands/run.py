@@ -20,12 +20,13 @@ from auditor.common import jsonio
 from auditor.common.errors import AuditInputError, UsageError
 from auditor.common.redact import register
 from auditor.common.timeutil import utc_now
-from auditor.deliver import deliver
+from auditor.deliver import deliver, notify
+from auditor.deliver.notify import check_url
 from auditor.judge import baseline as baseline_mod
 from auditor.judge import engine
 from auditor.judge.model import AuditResult, Severity
 from auditor.judge.registry import Check, required_sources, select
-from auditor.reports import RENDERERS, json_report, ocsf, table
+from auditor.reports import RENDERERS, json_report, notification, ocsf, table
 from auditor.reports.terminal import Only, View
 
 # Collects the named sources of a live tenant into a snapshot document.
@@ -135,6 +136,29 @@ def warn(result: AuditResult) -> None:
 
 
 @dataclass(frozen=True)
+class NotifyTarget:
+    """Chat webhooks to tell after the run: their addresses (secrets), the message shape
+    (auto: from each address), when (always, failure, change) and a link to the run."""
+
+    urls: tuple[str, ...]
+    shape: str = "auto"
+    when: str = "failure"
+    link: str | None = None
+
+    def check(self, has_previous: bool) -> None:
+        for number, url in enumerate(self.urls, 1):
+            try:
+                check_url(url, number)
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+        if self.when == "change" and not has_previous:
+            raise UsageError(
+                "--notify-on change needs --previous REPORT: without the last run's report "
+                "there is nothing to compare with"
+            )
+
+
+@dataclass(frozen=True)
 class Look:
     """What the person asked of the report for people: colour (auto, always, never) and
     which results to list (failed, all)."""
@@ -185,7 +209,10 @@ def run(
     previous_path: Path | None = None,
     siem: SiemTarget | None = None,
     look: Look | None = None,
+    notify_target: NotifyTarget | None = None,
 ) -> int:
+    if notify_target is not None:
+        notify_target.check(previous_path is not None)  # before anything is collected
     previous = diff.load_document(previous_path) if previous_path else None
     judged = audit(target, baseline_path, checks, select(checks, wanted))
     result = judged.result
@@ -199,6 +226,8 @@ def run(
     for fmt, path in outputs:
         emit(render(fmt, result, path, look or Look()), path)
     code = result.exit_code(fail_on)
+    if notify_target is not None:
+        tell(notify_target, result)
     if siem is not None and not send_to_siem(siem, result):
         code = code or 2
     late = judged.deadline_line()
@@ -230,6 +259,28 @@ def _rejudged(
         judged.snapshot, before, checks, started_at=utc_now(), selected=judged.selected
     )
     return json_report.document(again)
+
+
+def tell(target: NotifyTarget, result: AuditResult) -> None:
+    """Post the summary where it is due; a failed post is reported and changes nothing else."""
+    if not notification.due(result, target.when):
+        print(
+            f"{PROG}: no notification: --notify-on {target.when} and this run "
+            + ("changed nothing" if target.when == "change" else "passed"),
+            file=sys.stderr,
+        )
+        return
+    summary = notification.summarise(result, target.link)
+    http = HttpClient(RetryPolicy(max_attempts=3, deadline=60, read_timeout=20))
+    for posted in notify(summary, target.urls, target.shape, http):
+        if posted.ok:
+            print(f"{PROG}: notified webhook {posted.number} ({posted.kind})", file=sys.stderr)
+        else:
+            print(
+                f"{PROG}: notification to webhook {posted.number} ({posted.kind}) failed: "
+                f"{posted.error}; the audit's result is unchanged",
+                file=sys.stderr,
+            )
 
 
 def send_to_siem(siem: SiemTarget, result: AuditResult) -> bool:

@@ -1,6 +1,8 @@
-"""Delivery: where results go once rendered. Today a SIEM's HTTP event collector (`siem`);
-notifications belong here too. Nothing here judges or renders."""
+"""Delivery: where results go once rendered: a SIEM's HTTP event collector (`siem`) and chat
+webhooks (`notify`). Nothing here judges or renders."""
 
+from auditor.deliver.notify import Posted, kind_of
+from auditor.deliver.notify import post as notify
 from auditor.deliver.siem import Delivery, deliver
 
-__all__ = ["Delivery", "deliver"]
+__all__ = ["Delivery", "Posted", "deliver", "kind_of", "notify"]

@@ -59,8 +59,9 @@ border-radius:6px}.sev{display:inline-block;padding:0 6px;border:1px solid #b0be
 border-radius:10px;font-size:12px;color:#546e7a;margin-right:6px}.filters{display:flex;
 gap:10px;flex-wrap:wrap;align-items:center;margin:14px 0}.filters select{padding:7px;
 font-size:14px;border:1px solid #90a4ae;border-radius:6px}.links{font-size:13px;margin:4px 0}
-.links a{margin-right:14px}tr.result td:first-child{white-space:nowrap}details.check-body>summary{cursor:pointer;list-style:none}
-details.passes>summary{cursor:pointer;color:#2e7d32;margin:6px 0}
+.links a{margin-right:14px}tr.result td:first-child{white-space:nowrap}
+details.fold>summary{cursor:pointer}
+details.passes>summary{color:#2e7d32;margin:6px 0}
 """
 
 # Filters results and whole checks by status, severity, area and text; the address can carry

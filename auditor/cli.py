@@ -24,6 +24,7 @@ from auditor.collect import (
     DeviceCode,
     GitHubFederation,
     LiveAccess,
+    ManagedIdentity,
     RetryPolicy,
     collect_tenant,
     resolve,
@@ -56,6 +57,7 @@ ENV = {
     "dns_server": "M365_AUDIT_DNS_SERVER",
     "dnsbl_zones": "M365_AUDIT_DNSBL_ZONES",
     "fail_on": "M365_AUDIT_FAIL_ON",
+    "managed_identity": "M365_AUDIT_MANAGED_IDENTITY",
     "notify_webhook": "M365_AUDIT_NOTIFY_WEBHOOK",
     "notify_format": "M365_AUDIT_NOTIFY_FORMAT",
     "notify_on": "M365_AUDIT_NOTIFY_ON",
@@ -115,6 +117,14 @@ def _add_live_options(parser: argparse.ArgumentParser) -> None:
     )
     live.add_argument(
         "--device-code", action="store_true", help="sign in as an admin at this terminal"
+    )
+    live.add_argument(
+        "--managed-identity",
+        action="store_true",
+        default=bool(_env("managed_identity")),
+        help="sign in as the Azure managed identity of this VM, Function, App Service or "
+        "Automation account (no secret); --client-id then names a user-assigned one "
+        f"[{ENV['managed_identity']}]",
     )
     live.add_argument(
         "--cloud", choices=sorted(CLOUDS), default=_env("cloud", "global"), help=f"[{ENV['cloud']}]"
@@ -497,6 +507,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _credential(args: argparse.Namespace) -> Credential:
+    if args.managed_identity:
+        return ManagedIdentity(args.client_id)
     if args.certificate:
         return Certificate(Path(args.certificate), send_x5c=args.send_x5c)
     if args.federated == "github":
@@ -524,7 +536,7 @@ def _live(args: argparse.Namespace) -> run.Collect:
     after the baseline has loaded."""
 
     def collect_sources(sources: Sequence[str]) -> dict:
-        if not _tenant(args) or not args.client_id:
+        if not _tenant(args) or not (args.client_id or args.managed_identity):
             raise UsageError("live collection needs --tenant and --client-id")
         if not 1 <= args.trace_days <= 90:
             raise UsageError("--trace-days must be 1 to 90 (message trace keeps 90 days)")
@@ -536,7 +548,7 @@ def _live(args: argparse.Namespace) -> run.Collect:
         if args.retries < 0 or args.timeout <= 0 or args.deadline <= 0:
             raise UsageError("--retries must be 0 or more, --timeout and --deadline above 0")
         retry = RetryPolicy(max_attempts=args.retries + 1, read_timeout=args.timeout)
-        access = LiveAccess(_tenant(args), args.client_id, _credential(args), cloud, retry)
+        access = LiveAccess(_tenant(args), args.client_id or "", _credential(args), cloud, retry)
         options = CollectOptions(
             trace_days=args.trace_days,
             trace_end=trace_end,

@@ -13,6 +13,7 @@ from auditor.collect.auth import (
     Credential,
     DeviceCode,
     GitHubFederation,
+    ManagedIdentity,
 )
 from auditor.collect.catalogue import ALWAYS, CATALOGUE, SourceInfo, describe, with_dependencies
 from auditor.collect.clouds import CLOUDS, Cloud, resolve
@@ -38,6 +39,7 @@ __all__ = [
     "GitHubFederation",
     "HttpClient",
     "LiveAccess",
+    "ManagedIdentity",
     "RetryPolicy",
     "SourceInfo",
     "collect_tenant",

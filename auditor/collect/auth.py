@@ -1,4 +1,5 @@
-"""Tokens for Graph and Exchange with msal: certificate, secret, GitHub federation, device code.
+"""Tokens for Graph and Exchange with msal: certificate, secret, GitHub federation, device code,
+Azure managed identity.
 
 One token per resource, acquired once and reused for the run. A failure is one line naming
 the likely cause; no secret, assertion or token ever appears in it.
@@ -177,7 +178,17 @@ class DeviceCode:
     prompt: Callable[[str], None] = lambda text: print(text, file=sys.stderr, flush=True)
 
 
-Credential = Certificate | ClientSecret | GitHubFederation | DeviceCode
+@dataclass(frozen=True)
+class ManagedIdentity:
+    """The Azure managed identity of the VM, Function, App Service or Automation account the
+    tool runs in: no secret anywhere. `client_id` names a user-assigned identity; None means
+    the system-assigned one. msal finds the endpoint from the environment (IDENTITY_ENDPOINT
+    and IDENTITY_HEADER on App Service, Functions and Automation; IMDS on a VM)."""
+
+    client_id: str | None = None
+
+
+Credential = Certificate | ClientSecret | GitHubFederation | DeviceCode | ManagedIdentity
 
 
 class _TimedSession(requests.Session):
@@ -233,12 +244,22 @@ class TokenSource:
         self._http = http_client
         self.timeouts = timeouts
         self.deadline = deadline
-        self._app: msal.ClientApplication | None = None
+        self._app: Any = None  # msal.ClientApplication or msal.ManagedIdentityClient
         self._tokens: dict[str, str] = {}
         self._lock = threading.Lock()
 
-    def _application(self) -> msal.ClientApplication:
+    def _application(self) -> Any:
         if self._app is not None:
+            return self._app
+        if isinstance(self.credential, ManagedIdentity):
+            identity = (
+                msal.UserAssignedManagedIdentity(client_id=self.credential.client_id)
+                if self.credential.client_id
+                else msal.SystemAssignedManagedIdentity()
+            )
+            self._app = msal.ManagedIdentityClient(
+                identity, http_client=self._http or _TimedSession(self.timeouts, self.deadline)
+            )
             return self._app
         options: dict[str, Any] = {"authority": self.cloud.authority(self.tenant)}
         if self.cloud.overridden_authority:
@@ -273,6 +294,9 @@ class TokenSource:
             try:
                 if isinstance(self.credential, DeviceCode):
                     result = self._device_flow(app, scope)
+                elif isinstance(self.credential, ManagedIdentity):
+                    # Managed identity endpoints take a resource, not a scope.
+                    result = app.acquire_token_for_client(resource=scope.removesuffix("/.default"))
                 else:
                     result = app.acquire_token_for_client(scopes=[scope])
             except AuthError:
@@ -280,6 +304,13 @@ class TokenSource:
             except requests.Timeout:
                 raise self._no_answer() from None
             except Exception as exc:
+                if isinstance(self.credential, ManagedIdentity) and isinstance(
+                    exc, requests.ConnectionError
+                ):
+                    raise AuthError(
+                        "no managed identity endpoint answered: --managed-identity works on an "
+                        "Azure VM, Function, App Service or Automation account that has one"
+                    ) from None
                 raise AuthError(
                     f"token request to {self.cloud.authority_host} failed: "
                     f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"

@@ -181,6 +181,56 @@ class TestSignIn:
             assert done.returncode == 0, done.stderr
             assert fake.counts["github"] >= 1
 
+    def test_managed_identity_system_and_user_assigned(self, fake):
+        args = [a for a in fake.cli_args()]
+        without_app = args[: args.index("--client-id")] + args[args.index("--client-id") + 2 :]
+        for client_id, expected in (
+            (None, None),
+            ("5b0e7a51-user-assigned", "5b0e7a51-user-assigned"),
+        ):
+            fake.reset()
+            fake.identity_client_ids.clear()
+            extra = ["--client-id", client_id] if client_id else []
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "auditor",
+                    "collect",
+                    "-o",
+                    SINK,
+                    "--check",
+                    "CONN-001",
+                    "--managed-identity",
+                    *without_app,
+                    *extra,
+                ],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                env=fake.env(**fake.managed_identity_env()),
+            )
+            assert done.returncode == 0, done.stderr
+            # One token per resource (Graph for the tenant's GUID, Exchange), none from Entra's
+            # token endpoint: no secret was used.
+            assert fake.identity_client_ids == [expected, expected]
+            assert fake.counts["token"] == 0
+
+    def test_managed_identity_where_there_is_none(self, fake):
+        import socket
+
+        with socket.socket() as closed:
+            closed.bind(("127.0.0.1", 0))
+            port = closed.getsockname()[1]
+        env = {"IDENTITY_ENDPOINT": f"http://127.0.0.1:{port}/msi/token", "IDENTITY_HEADER": "x"}
+        done = cli(fake, "collect", "-o", SINK, "--managed-identity", env=env, auth="none")
+        assert done.returncode == 2
+        assert "no managed identity endpoint answered" in done.stderr
+        wrong = {**fake.managed_identity_env(), "IDENTITY_HEADER": "not-the-header"}
+        done = cli(fake, "collect", "-o", SINK, "--managed-identity", env=wrong, auth="none")
+        assert done.returncode == 2
+        assert "Unauthorized: bad identity header" in done.stderr
+
     def test_device_code(self, fake):
         done = cli(fake, "collect", "-o", SINK, "--check", "CONN-001", "--device-code", auth="none")
         assert done.returncode == 0, done.stderr

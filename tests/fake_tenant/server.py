@@ -7,6 +7,8 @@ route, and every request is counted.
 Routes (relative to https://127.0.0.1:PORT):
   /{tenant}/v2.0/.well-known/openid-configuration, /{tenant}/oauth2/v2.0/token|devicecode
   /github/token                                  GitHub Actions' ID token endpoint
+  /msi/token                                     an Azure managed identity endpoint, as App
+                                                 Service, Functions and Automation serve it
   /graph/v1.0/...                                Graph       (scope https://.../graph/.default)
   /exchange/adminapi/beta/{tenant}/InvokeCommand Exchange    (scope https://.../exchange/.default)
 """
@@ -127,6 +129,8 @@ class FakeTenant:
         )
         self.github_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.github_request_token = "gh-request-" + secrets.token_urlsafe(24)
+        self.identity_header = "msi-header-" + secrets.token_urlsafe(24)
+        self.identity_client_ids: list[str | None] = []  # client_id of each MI token request
         self.graph_page_size = graph_page_size
         self.exchange_page_size = exchange_page_size
         self.licences = {"P1": True, "P2": True}
@@ -218,6 +222,13 @@ class FakeTenant:
         return {
             "ACTIONS_ID_TOKEN_REQUEST_URL": f"{self.base}/github/token?api-version=2.0",
             "ACTIONS_ID_TOKEN_REQUEST_TOKEN": self.github_request_token,
+        }
+
+    def managed_identity_env(self) -> dict[str, str]:
+        """What App Service, Functions and Automation set for their managed identity."""
+        return {
+            "IDENTITY_ENDPOINT": f"{self.base}/msi/token",
+            "IDENTITY_HEADER": self.identity_header,
         }
 
     def inject(self, route: str, *faults: Fault) -> None:
@@ -388,6 +399,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._exchange(path, query, body)
             elif path.startswith("/github/token"):
                 self._github(query)
+            elif path == "/msi/token":
+                self._managed_identity(query)
             elif path.endswith("/v2.0/.well-known/openid-configuration"):
                 self._discovery(path.split("/")[1])
             elif path.endswith("/oauth2/v2.0/token"):
@@ -505,6 +518,32 @@ class _Handler(BaseHTTPRequestHandler):
             answer["refresh_token"] = "fake-refresh-" + secrets.token_urlsafe(16)
             answer["scope"] = scope
         self._send(200, answer)
+
+    def _managed_identity(self, query: dict[str, str]) -> None:
+        """The App Service protocol (api-version 2019-08-01): the secret header, a resource
+        (not a scope), an optional client_id of a user-assigned identity; the answer carries
+        expires_on as epoch seconds in a string. A wrong resource answers statusCode 500."""
+        if self._apply_fault("msi"):
+            return
+        if self.headers.get("X-IDENTITY-HEADER") != self.fake.identity_header:
+            self._send(401, {"statusCode": 401, "message": "Unauthorized: bad identity header"})
+            return
+        self.fake.identity_client_ids.append(query.get("client_id"))
+        resource = self._resource_of(query.get("resource", "") + "/.default")
+        if query.get("api-version") != "2019-08-01" or resource is None:
+            self._send(500, {"statusCode": 500, "message": "An unexpected error occured"})
+            return
+        token = self.fake.issue(resource)
+        self._send(
+            200,
+            {
+                "access_token": token,
+                "expires_on": str(int(time.time()) + 3600),
+                "resource": query["resource"],
+                "token_type": "Bearer",
+                "client_id": query.get("client_id") or "system-assigned",
+            },
+        )
 
     def _resource_of(self, scope: str) -> str | None:
         for resource in ("graph", "exchange"):

@@ -29,7 +29,17 @@ from auditor.collect import (
     collect_tenant,
     resolve,
 )
-from auditor.commands import baseline, collect, diff, explain, fleet, inventory, run
+from auditor.commands import (
+    baseline,
+    collect,
+    diff,
+    doctor,
+    explain,
+    fleet,
+    inventory,
+    run,
+    setup,
+)
 from auditor.common.errors import AuditInputError, UsageError
 from auditor.common.redact import redact, register
 from auditor.common.timeutil import parse_time
@@ -420,6 +430,41 @@ def _parser() -> argparse.ArgumentParser:
     _add_snapshot_age(run)
     _add_live_options(run)
 
+    doctor_cmd = sub.add_parser(
+        "doctor",
+        help="sign in and check that every permission, role, licence and resolver the "
+        "selected checks need is in place",
+    )
+    doctor_cmd.add_argument(
+        "--check", action="append", default=[], metavar="ID", help="only what these checks need"
+    )
+    _add_live_options(doctor_cmd)
+
+    setup_cmd = sub.add_parser(
+        "setup",
+        help="print the permissions the selected checks need and an Azure CLI script that "
+        "registers the app with them",
+    )
+    setup_cmd.add_argument(
+        "--check", action="append", default=[], metavar="ID", help="only what these checks need"
+    )
+    setup_cmd.add_argument("--app-name", default="m365-mail-auditor", metavar="NAME")
+    setup_cmd.add_argument(
+        "--managed-identity",
+        metavar="OBJECT_ID",
+        help="equip this managed identity (its service principal's object id) instead of "
+        "registering an app",
+    )
+    setup_cmd.add_argument(
+        "--github-repo", metavar="ORG/REPO", help="add the federated credential for its workflow"
+    )
+    setup_cmd.add_argument(
+        "--github-environment", metavar="NAME", help="the job's environment (else the branch)"
+    )
+    setup_cmd.add_argument("--github-branch", default="main", metavar="BRANCH")
+    setup_cmd.add_argument("--cloud", choices=sorted(CLOUDS), default=_env("cloud", "global"))
+    setup_cmd.add_argument("--format", choices=["script", "json"], default="script")
+
     collect = sub.add_parser("collect", help="read a live tenant into a snapshot file")
     collect.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
     collect.add_argument(
@@ -531,32 +576,38 @@ def _progress(args: argparse.Namespace) -> Callable[[str], None]:
     return lambda text: print(f"{PROG}: {redact(text)}", file=sys.stderr, flush=True)
 
 
+def _access(args: argparse.Namespace) -> tuple[LiveAccess, CollectOptions]:
+    """The tenant, app and options a live command was given, checked."""
+    if not _tenant(args) or not (args.client_id or args.managed_identity):
+        raise UsageError("live collection needs --tenant and --client-id")
+    if not 1 <= args.trace_days <= 90:
+        raise UsageError("--trace-days must be 1 to 90 (message trace keeps 90 days)")
+    try:
+        trace_end = parse_time(args.trace_end) if args.trace_end else None
+        cloud = resolve(args.cloud, args.authority, args.graph_url, args.exchange_url)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.retries < 0 or args.timeout <= 0 or args.deadline <= 0:
+        raise UsageError("--retries must be 0 or more, --timeout and --deadline above 0")
+    retry = RetryPolicy(max_attempts=args.retries + 1, read_timeout=args.timeout)
+    access = LiveAccess(_tenant(args), args.client_id or "", _credential(args), cloud, retry)
+    options = CollectOptions(
+        trace_days=args.trace_days,
+        trace_end=trace_end,
+        dns_server=args.dns_server,
+        dnsbl_zones=tuple(args.dnsbl_zone or ("zen.spamhaus.org",)),
+        dnsbl_max_addresses=args.dnsbl_max_addresses,
+        deadline=args.deadline,
+    )
+    return access, options
+
+
 def _live(args: argparse.Namespace) -> run.Collect:
     """Collection of a live tenant as the options ask; the options are checked when it runs,
     after the baseline has loaded."""
 
     def collect_sources(sources: Sequence[str]) -> dict:
-        if not _tenant(args) or not (args.client_id or args.managed_identity):
-            raise UsageError("live collection needs --tenant and --client-id")
-        if not 1 <= args.trace_days <= 90:
-            raise UsageError("--trace-days must be 1 to 90 (message trace keeps 90 days)")
-        try:
-            trace_end = parse_time(args.trace_end) if args.trace_end else None
-            cloud = resolve(args.cloud, args.authority, args.graph_url, args.exchange_url)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-        if args.retries < 0 or args.timeout <= 0 or args.deadline <= 0:
-            raise UsageError("--retries must be 0 or more, --timeout and --deadline above 0")
-        retry = RetryPolicy(max_attempts=args.retries + 1, read_timeout=args.timeout)
-        access = LiveAccess(_tenant(args), args.client_id or "", _credential(args), cloud, retry)
-        options = CollectOptions(
-            trace_days=args.trace_days,
-            trace_end=trace_end,
-            dns_server=args.dns_server,
-            dnsbl_zones=tuple(args.dnsbl_zone or ("zen.spamhaus.org",)),
-            dnsbl_max_addresses=args.dnsbl_max_addresses,
-            deadline=args.deadline,
-        )
+        access, options = _access(args)
         return collect_tenant(access, sources, options, _progress(args))
 
     return collect_sources
@@ -617,6 +668,26 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     return collect.collect(_live(args), checks, select(checks, args.check), args.output)
 
 
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    checks = discover()
+    selected = select(checks, args.check)
+    access, options = _access(args)
+    return doctor.doctor(access, checks, selected or list(checks), options)
+
+
+def _cmd_setup(args: argparse.Namespace) -> int:
+    checks = discover()
+    target = setup.Target(
+        app_name=args.app_name,
+        managed_identity=args.managed_identity,
+        github_repo=args.github_repo,
+        github_environment=args.github_environment,
+        github_branch=args.github_branch,
+        cloud=args.cloud,
+    )
+    return setup.setup(checks, select(checks, args.check), target, args.format)
+
+
 def _cmd_explain(args: argparse.Namespace) -> int:
     return explain.explain(
         args.text,
@@ -673,6 +744,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers = {
         "run": _cmd_run,
         "collect": _cmd_collect,
+        "doctor": _cmd_doctor,
+        "setup": _cmd_setup,
         "explain": _cmd_explain,
         "diff": _cmd_diff,
         "fleet": _cmd_fleet,

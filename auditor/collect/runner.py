@@ -26,7 +26,7 @@ from auditor.collect.http import ApiError, HttpClient
 from auditor.common.redact import redact
 from auditor.common.timeutil import format_time, utc_now
 
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 DEFAULT_DEADLINE = 1800.0  # 30 minutes: far inside GitHub's 6-hour job limit
 
 
@@ -41,7 +41,7 @@ class CollectOptions:
     deadline: float = DEFAULT_DEADLINE  # seconds for the whole collection, sign-in included
 
 
-def _api_cause(name: str, exc: ApiError, delegated: bool) -> dict[str, str]:
+def api_cause(name: str, exc: ApiError, delegated: bool) -> dict[str, str]:
     """What kind of failure an API answer was, and what to change: said once per root cause
     in reports, however many sources it stopped."""
     info = describe(name)
@@ -149,12 +149,12 @@ class Collector:
         """The tenant's GUID: the gateway answers 401 to a domain in its URL. --tenant may be
         one already; else the Exchange token says it (`tid`); else Graph's /organization."""
         for candidate in (self.tenant, claims.get("tid")):
-            if isinstance(candidate, str) and _GUID.match(candidate):
+            if isinstance(candidate, str) and GUID.match(candidate):
                 return candidate.lower()
         if graph is None:
             raise ApiError(None, "the token carries no tenant id and Graph is not in use")
         rows = graph.get_all("organization", {"$select": "id"}, label="tenant id")
-        if len(rows) != 1 or not _GUID.match(str(rows[0].get("id", ""))):
+        if len(rows) != 1 or not GUID.match(str(rows[0].get("id", ""))):
             raise ApiError(200, "GET /organization did not answer one organization id")
         return str(rows[0]["id"]).lower()
 
@@ -208,7 +208,7 @@ class Collector:
                 fix = "give --deadline more seconds, or audit fewer checks (--check)"
                 return self._error(name, {"kind": "deadline", "summary": str(exc), "fix": fix})
             except ApiError as exc:
-                return self._error(name, _api_cause(name, exc, self.delegated))
+                return self._error(name, api_cause(name, exc, self.delegated))
             except AuthError as exc:
                 return self._error(name, {"kind": "sign-in", "summary": str(exc)})
             except Exception as exc:  # an answer no collector expected: this source only

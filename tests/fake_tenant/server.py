@@ -279,8 +279,23 @@ class FakeTenant:
             "exp": now + 3600,
             "jti": secrets.token_urlsafe(8),
         }
+        # What Entra ID puts in a token: the application permissions granted (`roles`) in an
+        # app-only token, the consented delegated ones (`scp`, space-separated) in a user's.
+        granted = sorted(
+            g
+            for g in self.app.grants
+            if (
+                g in GRAPH_PERMISSIONS.values()
+                if resource == "graph"
+                else g == EXCHANGE_APP_PERMISSION
+            )
+        )
         if user:
             claims["upn"] = user
+            delegated = ["Exchange.Manage" if g == EXCHANGE_APP_PERMISSION else g for g in granted]
+            claims["scp"] = " ".join(delegated)
+        elif granted:
+            claims["roles"] = granted
         token = jwt.encode(claims, self.token_key, algorithm="HS256")
         with self._lock:
             self.tokens[token] = resource

@@ -21,7 +21,7 @@ from auditor.collect.collectors.message_trace import (
 )
 from auditor.collect.exchange import ExchangeClient
 from auditor.collect.http import ApiError, HttpClient, RetryPolicy
-from auditor.collect.runner import Collector, _api_cause
+from auditor.collect.runner import Collector, api_cause
 from auditor.snapshot import data_problem
 from tests.unit.test_http import INVOKE, Clock
 
@@ -254,34 +254,34 @@ class TestCollection:
         assert problem.startswith("the API answered data of the wrong shape at $[0].ConnectorType")
 
     def test_forbidden_names_permission_and_licence(self):
-        cause = _api_cause("graph.userRegistrationDetails", ApiError(403, "HTTP 403 x"), False)
+        cause = api_cause("graph.userRegistrationDetails", ApiError(403, "HTTP 403 x"), False)
         assert cause == {
             "kind": "permission",
             "summary": "Microsoft Graph refused access: HTTP 403 x",
             "fix": "grant the app the Microsoft Graph application permission AuditLog.Read.All "
             "with admin consent (the tenant needs Entra ID P1)",
         }
-        assert _api_cause("graph.domains", ApiError(500, "HTTP 500"), False) == {
+        assert api_cause("graph.domains", ApiError(500, "HTTP 500"), False) == {
             "kind": "service",
             "summary": "HTTP 500",
         }
 
     def test_a_licence_refusal_is_a_licence_cause(self):
         refusal = ApiError(403, "HTTP 403 Tenant is not licensed for this feature")
-        cause = _api_cause("graph.userRegistrationDetails", refusal, False)
+        cause = api_cause("graph.userRegistrationDetails", refusal, False)
         assert cause["kind"] == "licence"
         assert cause["fix"].startswith("the tenant needs Entra ID P1")
 
     def test_exchange_refusals_tell_the_role_from_the_grant(self):
         # Without a directory role the gateway answers 403 (a body of NUL bytes); without the
         # application permission, 401 (docs/fake-tenant.md).
-        no_role = _api_cause("exchange.acceptedDomains", ApiError(403, "HTTP 403"), False)
+        no_role = api_cause("exchange.acceptedDomains", ApiError(403, "HTTP 403"), False)
         assert no_role["fix"] == (
             "assign the Entra role Global Reader to the app's service principal"
         )
-        no_grant = _api_cause("exchange.acceptedDomains", ApiError(401, "HTTP 401"), False)
+        no_grant = api_cause("exchange.acceptedDomains", ApiError(401, "HTTP 401"), False)
         assert "Exchange.ManageAsApp" in no_grant["fix"]
-        signed_in = _api_cause("exchange.acceptedDomains", ApiError(403, "HTTP 403"), True)
+        signed_in = api_cause("exchange.acceptedDomains", ApiError(403, "HTTP 403"), True)
         assert signed_in["fix"].startswith("sign in as an admin who holds")
 
     @responses.activate

@@ -56,12 +56,15 @@ def test_the_action_audits_with_federation_and_writes_every_output(fake, tmp_pat
     assert int(outputs["failed"]) > 0
     assert outputs["report-path"] == f"{out}/report.json"
     assert sorted(p.name for p in out.iterdir()) == [
+        "report.html",
         "report.json",
         "report.ndjson",
         "report.sarif",
         "snapshot.json",
         "summary.md",
     ]
+    assert outputs["html-path"] == f"{out}/report.html"
+    assert outputs["previous-used"] == "false" and outputs["remembered"] == "false"
     jsonschema.Draft4Validator(SARIF_SCHEMA).validate(
         json.loads((out / "report.sarif").read_text())
     )
@@ -137,10 +140,75 @@ def test_the_federated_audience_input_reaches_the_oidc_request(fake, tmp_path):
 def test_action_yml_runs_this_script_with_the_documented_inputs():
     text = (ROOT / "action.yml").read_text()
     assert "using: composite" in text
-    assert 'bash "${{ github.action_path }}/scripts/action-run.sh"' in text
+    assert 'bash "${GITHUB_ACTION_PATH}/scripts/action-run.sh"' in text
     inputs = ("tenant", "client-id", "cloud", "baseline", "fail-on", "checks", "output-dir")
-    for name in (*inputs, "deadline", "federated-audience"):
+    for name in (*inputs, "deadline", "federated-audience", "previous-report", "remember"):
         assert f"\n  {name}:\n" in text
         assert f"INPUT_{name.upper().replace('-', '_')}: ${{{{ inputs.{name} }}}}" in text
     for name in ("status", "failed", "errored", "report-path"):
         assert f"steps.audit.outputs.{name}" in text
+
+
+def test_the_next_run_compares_with_the_remembered_report(fake, tmp_path):
+    """What the cache steps around the script do: the first run keeps its report where the
+    restore step puts the last one; the second compares with it in every report."""
+    remember = tmp_path / "cache"
+    first = tmp_path / "first"
+    first.mkdir()
+    _, outputs, _, _ = run_action(
+        fake, first, INPUT_REMEMBER="true", INPUT_REMEMBER_DIR=str(remember)
+    )
+    assert outputs["remembered"] == "true" and (remember / "report.json").is_file()
+    kept = json.loads((remember / "report.json").read_text())
+    fake.reset()
+    second = tmp_path / "second"
+    second.mkdir()
+    _, outputs, out, _ = run_action(
+        fake, second, INPUT_REMEMBER="true", INPUT_REMEMBER_DIR=str(remember)
+    )
+    assert outputs["previous-used"] == "true"
+    report = json.loads((out / "report.json").read_text())
+    assert report["changes"]["previous"]["startedAt"] == kept["startedAt"]
+    summary = (second / "step_summary").read_text()
+    assert "### Changes since the previous run" in summary
+    assert json.loads((remember / "report.json").read_text())["startedAt"] == report["startedAt"]
+
+
+def test_a_damaged_cached_report_is_left_out_not_fatal(fake, tmp_path):
+    remember = tmp_path / "cache"
+    remember.mkdir()
+    (remember / "report.json").write_text('{"schema": "something else"')
+    code, outputs, _, text = run_action(
+        fake, tmp_path, INPUT_REMEMBER="true", INPUT_REMEMBER_DIR=str(remember)
+    )
+    assert code == 2 and outputs["status"] == "incomplete"  # the audit itself, as always
+    assert outputs["previous-used"] == "false"
+    assert "::warning::the cached previous report cannot be used" in text
+
+
+def test_the_action_notifies_a_webhook_without_showing_it(fake, tmp_path):
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    from tests.e2e.test_notify import SECRET, Hook
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    Hook.posts.clear()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/teams/{SECRET}"
+        code, outputs, _, text = run_action(
+            fake,
+            tmp_path,
+            M365_AUDIT_NOTIFY_WEBHOOK=url,
+            M365_AUDIT_NOTIFY_ON="change",
+            M365_AUDIT_NOTIFY_FORMAT="teams",
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert code == 2 and outputs["exit-code"] == "2"
+    assert "::notice::no previous report to compare with" in text
+    ((_, body),) = Hook.posts
+    assert body["attachments"][0]["contentType"] == "application/vnd.microsoft.card.adaptive"
+    assert SECRET not in text

@@ -197,6 +197,12 @@ def _add_live_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_only_checks(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--check", action="append", default=[], metavar="ID", help="only what these checks need"
+    )
+
+
 def _add_look(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--color",
@@ -435,9 +441,7 @@ def _parser() -> argparse.ArgumentParser:
         help="sign in and check that every permission, role, licence and resolver the "
         "selected checks need is in place",
     )
-    doctor_cmd.add_argument(
-        "--check", action="append", default=[], metavar="ID", help="only what these checks need"
-    )
+    _add_only_checks(doctor_cmd)
     _add_live_options(doctor_cmd)
 
     setup_cmd = sub.add_parser(
@@ -445,9 +449,7 @@ def _parser() -> argparse.ArgumentParser:
         help="print the permissions the selected checks need and an Azure CLI script that "
         "registers the app with them",
     )
-    setup_cmd.add_argument(
-        "--check", action="append", default=[], metavar="ID", help="only what these checks need"
-    )
+    _add_only_checks(setup_cmd)
     setup_cmd.add_argument("--app-name", default="m365-mail-auditor", metavar="NAME")
     setup_cmd.add_argument(
         "--managed-identity",

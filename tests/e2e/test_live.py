@@ -182,7 +182,7 @@ class TestSignIn:
             assert fake.counts["github"] >= 1
 
     def test_managed_identity_system_and_user_assigned(self, fake):
-        args = [a for a in fake.cli_args()]
+        args = list(fake.cli_args())
         without_app = args[: args.index("--client-id")] + args[args.index("--client-id") + 2 :]
         for client_id, expected in (
             (None, None),
@@ -252,7 +252,7 @@ class TestSignIn:
     )
     def test_auth_failure_is_one_line_and_exit_2(self, fake, change, expected):
         env = {"M365_AUDIT_CLIENT_SECRET": fake.app.secret, **change}
-        args = [a for a in fake.cli_args()]
+        args = list(fake.cli_args())
         if "M365_AUDIT_CLIENT_ID" in change:
             args[args.index("--client-id") + 1] = change["M365_AUDIT_CLIENT_ID"]
         done = subprocess.run(

@@ -610,6 +610,7 @@ def group_members() -> list[dict]:
         {
             "id": HELPDESK_GROUP["id"],
             "displayName": HELPDESK_GROUP["displayName"],
+            "membersListed": "all",
             "members": sorted((user(upn) for upn in HELPDESK_MEMBERS), key=lambda m: m["id"]),
         }
     ]

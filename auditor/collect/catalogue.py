@@ -55,7 +55,8 @@ _CATALOGUE = (
     ),
     SourceInfo(
         "graph.groupMembers",
-        "POST /$batch of GET /groups/{id}/transitiveMembers (role-holding and CA groups)",
+        "POST /$batch of GET /groups/{id}/transitiveMembers (role-holding groups) and POST "
+        "/users/{id}/checkMemberGroups (admins in groups Conditional Access names)",
         "GroupMember.Read.All",
         collect=graph.group_members,
         depends=(

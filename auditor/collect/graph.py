@@ -11,6 +11,10 @@ MAX_PAGES = 10_000
 BATCH_LIMIT = 20  # Graph's own limit per $batch request
 
 
+# (id, relative url) for a GET; (id, relative url, JSON body) for a POST.
+BatchRequest = tuple[str, str] | tuple[str, str, Any]
+
+
 class GraphClient:
     def __init__(self, http: HttpClient, token: Callable[[], str], base_url: str):
         self.http = http
@@ -53,22 +57,21 @@ class GraphClient:
             params = None  # the nextLink holds the query already
         return items
 
-    def batch(self, requests: Sequence[tuple[str, str]], label: str = "") -> dict[str, Any]:
-        """GET several URLs (id, relative url) through `$batch`; the body of each, by id.
-        A 429 inside a batch is retried for that request alone; any other error raises."""
-        pending = dict(requests)
+    def batch(self, requests: Sequence[BatchRequest], label: str = "") -> dict[str, Any]:
+        """Several requests through `$batch`: (id, relative url) is a GET, (id, relative url,
+        body) a POST of that JSON body; the answer's body of each, by id. A 429 inside a batch
+        is retried for that request alone; any other error raises."""
+        pending: dict[str, BatchRequest] = {r[0]: r for r in requests}
         results: dict[str, Any] = {}
         rounds = 0
         while pending:
             rounds += 1
-            retry: dict[str, str] = {}
+            retry: dict[str, BatchRequest] = {}
             wait = 0.0
             ids = list(pending)
             for start in range(0, len(ids), BATCH_LIMIT):
                 chunk = ids[start : start + BATCH_LIMIT]
-                payload = {
-                    "requests": [{"id": rid, "method": "GET", "url": pending[rid]} for rid in chunk]
-                }
+                payload = {"requests": [_batch_item(pending[rid]) for rid in chunk]}
                 _, body = self.http.request_json(
                     "POST",
                     f"{self.base}/$batch",
@@ -104,6 +107,18 @@ class GraphClient:
                     )
                 self.http.wait(min(wait, self.http.policy.max_delay), label or "$batch")
         return results
+
+
+def _batch_item(request: BatchRequest) -> dict[str, Any]:
+    if len(request) == 2:
+        return {"id": request[0], "method": "GET", "url": request[1]}
+    return {
+        "id": request[0],
+        "method": "POST",
+        "url": request[1],
+        "body": request[2],
+        "headers": {"Content-Type": "application/json"},
+    }
 
 
 class _BatchFailure:

@@ -219,6 +219,52 @@ def many_mailboxes(count: int, domain: str) -> list[dict[str, Any]]:
     ]
 
 
+def add_policy_group(data: TenantData, members: int, admins: int = 2) -> str:
+    """A large group ("All staff": `members` generated users and the first `admins` direct role
+    holders) named by a disabled Conditional Access policy: the collector must learn which
+    admins are in it without reading its members; the judging does not change (the policy is
+    off). Returns the group's id."""
+    gid = str(uuid.uuid5(uuid.NAMESPACE_URL, "group/All staff"))
+    holders = [
+        a["principal"]
+        for a in data.graph["roleAssignments"]
+        if a["principal"].get("@odata.type") == "#microsoft.graph.user"
+    ][:admins]
+    staff = [
+        {
+            "@odata.type": "#microsoft.graph.user",
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"staff/{i}")),
+            "displayName": f"Staff {i}",
+            "userPrincipalName": f"staff{i}@{data.domain}",
+        }
+        for i in range(members)
+    ]
+    data.graph["groups"][gid] = {"displayName": "All staff", "members": holders + staff}
+    data.graph["conditionalAccessPolicies"].append(
+        {
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, "policy/CA900")),
+            "displayName": "CA900 Pilot for all staff (off)",
+            "state": "disabled",
+            "createdDateTime": "2024-01-01T00:00:00Z",
+            "sessionControls": None,
+            "conditions": {
+                "users": {
+                    "includeUsers": [],
+                    "excludeUsers": [],
+                    "includeGroups": [gid],
+                    "excludeGroups": [],
+                    "includeRoles": [],
+                    "excludeRoles": [],
+                },
+                "applications": {"includeApplications": ["All"], "excludeApplications": []},
+                "clientAppTypes": ["all"],
+            },
+            "grantControls": {"operator": "OR", "builtInControls": ["mfa"]},
+        }
+    )
+    return gid
+
+
 def build(
     now: datetime | None = None, extra_trace_rows: int = 0, extra_mailboxes: int = 0
 ) -> TenantData:

@@ -658,8 +658,46 @@ class _Handler(BaseHTTPRequestHandler):
         route = "graph:" + _graph_route(path)
         if self._apply_fault(route):
             return
-        status, body = self._graph_get(path, query)
+        if method == "POST":
+            status, body = self._graph_post(path, json.loads(raw or b"{}"))
+        else:
+            status, body = self._graph_get(path, query)
         self._send(status, body)
+
+    def _graph_post(self, path: str, body: Any) -> tuple[int, Any]:
+        """`POST /users/{id}/checkMemberGroups`: which of up to 20 groups the user is a member
+        of, directly or through nested groups (the user-checkmembergroups reference)."""
+        segments = path.split("/")
+        if len(segments) != 3 or segments[0] != "users" or segments[2] != "checkMemberGroups":
+            return 405, {"error": {"code": "Request_BadRequest", "message": f"POST {path}"}}
+        if "GroupMember.Read.All" not in self.fake.app.grants:
+            return 403, {
+                "error": {
+                    "code": "Authorization_RequestDenied",
+                    "message": "Insufficient privileges to complete the operation.",
+                }
+            }
+        wanted = body.get("groupIds") if isinstance(body, dict) else None
+        if not isinstance(wanted, list) or not 1 <= len(wanted) <= 20:
+            return 400, {
+                "error": {
+                    "code": "Request_BadRequest",
+                    "message": "groupIds must list 1 to 20 group ids",
+                }
+            }
+        with self.fake._lock:
+            self.fake.counts["graph:checkMemberGroups"] += 1
+        user = segments[1]
+        groups = self.fake.data.graph["groups"]
+        found = [
+            gid
+            for gid in wanted
+            if gid in groups and any(str(m.get("id")) == user for m in groups[gid]["members"])
+        ]
+        return 200, {
+            "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Collection(Edm.String)",
+            "value": found,
+        }
 
     def _graph_batch(self, payload: dict[str, Any]) -> dict[str, Any]:
         responses = []
@@ -678,7 +716,10 @@ class _Handler(BaseHTTPRequestHandler):
                     }
                 )
                 continue
-            status, body = self._graph_get(path, query)
+            if request.get("method", "GET") == "POST":
+                status, body = self._graph_post(path, request.get("body"))
+            else:
+                status, body = self._graph_get(path, query)
             responses.append({"id": request["id"], "status": status, "body": body})
         return {"responses": responses}
 

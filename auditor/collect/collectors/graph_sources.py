@@ -26,6 +26,7 @@ GROUP = "#microsoft.graph.group"
 USER = "#microsoft.graph.user"
 # $top where Graph documents it for the endpoint: directory objects page at up to 999.
 DIRECTORY_PAGE = "999"
+MEMBER_GROUPS_LIMIT = 20  # checkMemberGroups takes at most 20 group ids
 
 
 def organization(ctx: CollectContext) -> list[dict[str, Any]]:
@@ -80,27 +81,36 @@ def role_eligibility(ctx: CollectContext) -> list[dict[str, Any]]:
         raise
 
 
-def _groups_to_expand(ctx: CollectContext) -> dict[str, str]:
-    """Groups holding directory roles and groups Conditional Access includes or excludes."""
+def _role_groups(ctx: CollectContext) -> dict[str, str]:
+    """Groups holding directory roles (role-assignable groups, small): id -> name."""
     groups: dict[str, str] = {}
     for source in ("graph.roleAssignments", "graph.roleEligibilitySchedules"):
         for assignment in ctx.dependencies.get(source) or ():
             principal = assignment.get("principal") or {}
             if principal.get("@odata.type") == GROUP:
                 groups[str(principal["id"])] = str(principal.get("displayName") or "")
-    for policy in ctx.dependencies.get("graph.conditionalAccessPolicies") or ():
-        users = (policy.get("conditions") or {}).get("users") or {}
-        for key in ("includeGroups", "excludeGroups"):
-            for gid in users.get(key) or ():
-                groups.setdefault(str(gid), "")
     return groups
 
 
-def group_members(ctx: CollectContext) -> list[dict[str, Any]]:
-    graph = ctx.need_graph()
-    groups = _groups_to_expand(ctx)
+def _policy_groups(ctx: CollectContext) -> set[str]:
+    """Groups Conditional Access includes or excludes: any size, up to the whole directory."""
+    found: set[str] = set()
+    for policy in ctx.dependencies.get("graph.conditionalAccessPolicies") or ():
+        users = (policy.get("conditions") or {}).get("users") or {}
+        for key in ("includeGroups", "excludeGroups"):
+            found |= {str(gid) for gid in users.get(key) or ()}
+    return found
+
+
+def _batch_error(failure: Any) -> ApiError:
+    detail = describe_error_body(failure.body)
+    return ApiError(failure.status, f"HTTP {failure.status} {detail}".strip())
+
+
+def _expand(graph: Any, groups: dict[str, str]) -> list[dict[str, Any]]:
+    """Every member of each group (transitively), with its name when it was not known."""
     select = ",".join(f for f in PRINCIPAL_FIELDS if not f.startswith("@"))
-    requests = []
+    requests: list[Any] = []
     for gid in sorted(groups):
         requests.append(
             (
@@ -117,12 +127,17 @@ def group_members(ctx: CollectContext) -> list[dict[str, Any]]:
         group_answer = answers.get(f"group:{gid}")
         failure = batch_failure(answers[f"members:{gid}"])
         if failure is not None and failure.status == 404:
-            # Conditional Access may still name a deleted group: it has no members.
-            out.append({"id": gid, "displayName": name or "(deleted group)", "members": []})
+            out.append(
+                {
+                    "id": gid,
+                    "displayName": name or "(deleted group)",
+                    "membersListed": "all",
+                    "members": [],
+                }
+            )
             continue
         if failure is not None:
-            detail = describe_error_body(failure.body)
-            raise ApiError(failure.status, f"HTTP {failure.status} {detail}".strip())
+            raise _batch_error(failure)
         if group_answer is not None and batch_failure(group_answer) is None:
             name = str(group_answer.get("displayName") or name)
         page = answers[f"members:{gid}"]
@@ -134,12 +149,92 @@ def group_members(ctx: CollectContext) -> list[dict[str, Any]]:
             {
                 "id": gid,
                 "displayName": name,
+                "membersListed": "all",
                 "members": sorted(
                     (project(m, PRINCIPAL_FIELDS) for m in members), key=lambda m: str(m["id"])
                 ),
             }
         )
     return out
+
+
+def _admin_users(ctx: CollectContext, expanded: list[dict[str, Any]]) -> dict[str, dict]:
+    """Every user holding a directory role, directly, as eligible or through a role group."""
+    users: dict[str, dict] = {}
+    for source in ("graph.roleAssignments", "graph.roleEligibilitySchedules"):
+        for assignment in ctx.dependencies.get(source) or ():
+            principal = assignment.get("principal") or {}
+            if principal.get("@odata.type") == USER:
+                users[str(principal["id"])] = principal
+    for group in expanded:
+        for member in group["members"]:
+            if member.get("@odata.type") == USER:
+                users.setdefault(str(member["id"]), member)
+    return users
+
+
+def _admin_memberships(
+    graph: Any, groups: list[str], admins: dict[str, dict]
+) -> list[dict[str, Any]]:
+    """For groups Conditional Access names, which admins are members: one checkMemberGroups
+    per admin and 20 groups (transitive membership), 20 to a $batch. The cost grows with the
+    admins, never with the size of the groups; `membersListed: admins` says the list holds
+    the admins who are members, not everybody."""
+    names = graph.batch(
+        [(gid, f"/groups/{gid}?$select=id,displayName") for gid in groups],
+        label="graph.groupMembers",
+    )
+    alive, out = [], []
+    for gid in groups:
+        failure = batch_failure(names[gid])
+        if failure is not None and failure.status == 404:
+            # Conditional Access may still name a deleted group: it has no members.
+            out.append(
+                {"id": gid, "displayName": "(deleted group)", "membersListed": "all", "members": []}
+            )
+        elif failure is not None:
+            raise _batch_error(failure)
+        else:
+            alive.append(gid)
+    members: dict[str, list[dict[str, Any]]] = {gid: [] for gid in alive}
+    requests: list[Any] = []
+    for uid in sorted(admins):
+        for start in range(0, len(alive), MEMBER_GROUPS_LIMIT):
+            chunk = alive[start : start + MEMBER_GROUPS_LIMIT]
+            requests.append(
+                (f"{uid}|{start}", f"/users/{uid}/checkMemberGroups", {"groupIds": chunk})
+            )
+    answers = graph.batch(requests, label="graph.groupMembers") if requests else {}
+    for rid, answer in sorted(answers.items()):
+        failure = batch_failure(answer)
+        if failure is not None:
+            raise _batch_error(failure)
+        uid = rid.split("|", 1)[0]
+        for gid in answer.get("value") or ():
+            if str(gid) in members:
+                members[str(gid)].append(project(admins[uid], PRINCIPAL_FIELDS))
+    for gid in alive:
+        out.append(
+            {
+                "id": gid,
+                "displayName": str(names[gid].get("displayName") or ""),
+                "membersListed": "admins",
+                "members": sorted(members[gid], key=lambda m: str(m["id"])),
+            }
+        )
+    return out
+
+
+def group_members(ctx: CollectContext) -> list[dict[str, Any]]:
+    """Role-holding groups with every member; groups Conditional Access names with the admins
+    among their members (their full membership is not needed, and can be the directory)."""
+    graph = ctx.need_graph()
+    role_groups = _role_groups(ctx)
+    expanded = _expand(graph, role_groups)
+    policy_groups = sorted(_policy_groups(ctx) - set(role_groups))
+    if policy_groups:
+        expanded += _admin_memberships(graph, policy_groups, _admin_users(ctx, expanded))
+    return sorted(expanded, key=lambda g: g["id"])
 
 
 def _principal_users(ctx: CollectContext) -> set[str]:

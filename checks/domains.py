@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -9,7 +10,7 @@ from typing import Any
 
 from auditor.common.timeutil import parse_time
 from auditor.judge import CheckContext, Result, Status, check
-from auditor.mail.domains import address_domain
+from auditor.mail.domains import smtp_address
 from checks._mail import (
     DomainIndex,
     connector_entries,
@@ -58,7 +59,7 @@ class _Sightings:
         if self.addresses:
             evidence["userAddresses"] = {
                 "count": len(self.addresses),
-                "examples": sorted(self.addresses)[:3],
+                "examples": heapq.nsmallest(3, self.addresses),
             }
         return evidence
 
@@ -147,12 +148,18 @@ def unregistered_sending_domains(ctx: CheckContext) -> Iterator[Result]:
             if not is_wildcard(domain) and "*" not in domain:
                 seen[domain].connectors.add(name)
 
+    by_domain: dict[str, set[str]] = defaultdict(set)
     for user in ctx.source("graph.users"):
-        addresses = [a for a in (user.get("mail"), *(user.get("proxyAddresses") or ())) if a]
-        for address in addresses:
-            domain = address_domain(address)
-            if domain:
-                seen[domain].addresses.add(str(address).split(":", 1)[-1].lower())
+        mail = user.get("mail")
+        for address in user.get("proxyAddresses") or ():
+            found = smtp_address(address)
+            if found:
+                by_domain[found[1]].add(found[0])
+        found = smtp_address(mail)
+        if found:
+            by_domain[found[1]].add(found[0])
+    for domain, addresses in by_domain.items():
+        seen[domain].addresses = addresses
 
     window = f"{trace['StartDate']} to {trace['EndDate']}"
     for domain, sightings in sorted(seen.items()):

@@ -11,6 +11,8 @@ from auditor.judge.baseline import Baseline
 from auditor.judge.model import CheckSpec
 from auditor.snapshot import Snapshot, Tenant
 
+BUILT_IN = "checks."  # the package of the project's own checks
+
 
 class UndeclaredSourceError(Exception):
     """A check read a source it did not list in `requires`: its error handling would lie."""
@@ -26,7 +28,11 @@ class CheckContext:
         """The data of a required source; the engine has made sure it is present and ok."""
         if name not in self.spec.requires:
             raise UndeclaredSourceError(f"{self.spec.id} reads {name!r} without requiring it")
-        return self.snapshot.sources[name].data
+        if self.spec.module.startswith(BUILT_IN):
+            # The project's checks get the data as read: a test runs each on the demo
+            # snapshot and fails if one changes it. Anyone else's get a read-only view.
+            return self.snapshot.sources[name].data
+        return self.snapshot.frozen(name)
 
     @property
     def now(self) -> datetime:

@@ -6,21 +6,28 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 
-def address_domain(address: str | None) -> str | None:
-    """The domain of an SMTP address, with Exchange's `SMTP:`/`smtp:` prefix removed. Other
-    proxy types (X500:, SIP:, SPO:) are not mail addresses: None."""
+def smtp_address(address: str | None) -> tuple[str, str] | None:
+    """(the address, its domain), both lower-case, of an SMTP address, with Exchange's
+    `SMTP:`/`smtp:` prefix removed. Other proxy types (X500:, SIP:, SPO:) are not mail
+    addresses: None. One pass: it runs for every address of every user."""
     if not address:
         return None
     value = address.strip()
-    prefix, sep, rest = value.partition(":")
-    if sep:
-        if prefix.lower() != "smtp":
+    colon = value.find(":")
+    if colon != -1:
+        if value[:colon].lower() != "smtp":
             return None
-        value = rest
-    local, at, domain = value.rpartition("@")
-    if not at or not local or not domain:
+        value = value[colon + 1 :]
+    at = value.rfind("@")
+    if at <= 0 or at == len(value) - 1:
         return None
-    return domain.strip().rstrip(".").lower()
+    return value.lower(), value[at + 1 :].strip().rstrip(".").lower()
+
+
+def address_domain(address: str | None) -> str | None:
+    """The domain of an SMTP address (see smtp_address)."""
+    found = smtp_address(address)
+    return found[1] if found else None
 
 
 def covering_domain(domain: str, accepted: Mapping[str, Mapping[str, Any]]) -> str | None:

@@ -6,8 +6,6 @@ import json
 from functools import cache
 from pathlib import Path
 
-import jsonschema
-
 from auditor.common import jsonio
 from auditor.common.kinds import SNAPSHOT_SCHEMA
 
@@ -17,18 +15,18 @@ SCHEMA_VERSION = 1
 
 
 @cache
-def document_validator() -> jsonschema.Draft202012Validator:
+def document_validator() -> jsonio.Validator:
     """The whole document, as `run --snapshot` reads it."""
     return jsonio.load_schema(SCHEMA_PATH)
 
 
 @cache
-def data_validators() -> dict[str, jsonschema.Draft202012Validator]:
+def data_validators() -> dict[str, jsonio.Validator]:
     """One validator per source's `data`, from the schema's `data.<source>` definitions."""
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     validators = {}
     for key in schema["$defs"]:
         if key.startswith("data."):
             sub = {"$defs": schema["$defs"], "$ref": f"#/$defs/{key}"}
-            validators[key[5:]] = jsonschema.Draft202012Validator(sub)
+            validators[key[5:]] = jsonio.Validator(sub)
     return validators

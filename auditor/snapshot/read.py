@@ -1,10 +1,12 @@
-"""Reading a snapshot: validated against its schema, frozen so no check can change what the
-next one sees."""
+"""Reading a snapshot: validated against its schema. The data is handed to the checks as read
+(plain dicts and lists): checks are pure by contract, and a test runs every check on the demo
+snapshot and fails if one changes it (tests/unit/test_engine.py). Freezing it deeply cost
+more than the judging itself on a large tenant."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
@@ -27,7 +29,7 @@ class SourceRecord:
     name: str
     status: str  # ok | error
     collected_at: str
-    data: Any = None  # frozen: Mappings and tuples
+    data: Any = None  # as read: checks must not change it
     error: str = ""
     cause: Mapping[str, Any] | None = None  # for an error: its kind and fix (snapshot.causes)
 
@@ -44,6 +46,13 @@ class Snapshot:
     collected_at: datetime
     tool_version: str
     sources: Mapping[str, SourceRecord]
+    # Read-only views of sources, made once, for checks from outside the project (plugins).
+    _frozen: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def frozen(self, name: str) -> Any:
+        if name not in self._frozen:
+            self._frozen[name] = freeze(self.sources[name].data)
+        return self._frozen[name]
 
 
 def freeze(value: Any) -> Any:
@@ -58,13 +67,16 @@ def freeze(value: Any) -> Any:
 def thaw(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {k: thaw(v) for k, v in value.items()}
-    if isinstance(value, tuple):
+    if isinstance(value, (tuple, list)):
         return [thaw(v) for v in value]
     return value
 
 
 def parse(raw: bytes, label: str) -> Snapshot:
-    document = jsonio.parse_json(raw, label)
+    return _from_document(jsonio.parse_json(raw, label), label, jsonio.sha256(raw))
+
+
+def _from_document(document: Any, label: str, sha256: str) -> Snapshot:
     kinds.require(document, label, "snapshot")
     jsonio.validate(document_validator(), document, label)
     tenant = document["tenant"]
@@ -73,7 +85,7 @@ def parse(raw: bytes, label: str) -> Snapshot:
             name=name,
             status=entry["status"],
             collected_at=entry["collectedAt"],
-            data=freeze(entry.get("data")),
+            data=entry.get("data"),
             error=entry.get("error", ""),
             cause=freeze(entry.get("cause")),
         )
@@ -81,7 +93,7 @@ def parse(raw: bytes, label: str) -> Snapshot:
     }
     return Snapshot(
         label=label,
-        sha256=jsonio.sha256(raw),
+        sha256=sha256,
         tenant=Tenant(
             id=tenant["id"],
             display_name=tenant.get("displayName", ""),
@@ -94,4 +106,12 @@ def parse(raw: bytes, label: str) -> Snapshot:
 
 
 def load(path: Path) -> Snapshot:
-    return parse(jsonio.read_bytes(path), str(path))
+    """The file's bytes are hashed, then let go before the JSON is parsed: a large snapshot
+    is never in memory three times over (bytes, text and objects)."""
+    raw = jsonio.read_bytes(path)
+    digest = jsonio.sha256(raw)
+    text = jsonio.decode(raw, str(path))
+    del raw
+    document = jsonio.parse_text(text, str(path))
+    del text
+    return _from_document(document, str(path), digest)

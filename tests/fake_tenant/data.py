@@ -265,6 +265,54 @@ def add_policy_group(data: TenantData, members: int, admins: int = 2) -> str:
     return gid
 
 
+def add_admins(data: TenantData, active: int, eligible: int) -> None:
+    """More role holders (User Administrator, active; Security Administrator, eligible), each
+    with a registration report entry: a large tenant's directory roles."""
+    roles = {
+        "active": "fe930be7-5e62-47db-91af-98c3a49a38b1",
+        "eligible": "194ae4cb-b126-40b2-bd5b-6091b380977d",
+    }
+    for kind, count, key in (
+        ("active", active, "roleAssignments"),
+        ("eligible", eligible, "roleEligibilitySchedules"),
+    ):
+        for i in range(count):
+            upn = f"{kind}-admin{i}@{data.domain}"
+            uid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"user/{upn}"))
+            principal = {
+                "@odata.type": "#microsoft.graph.user",
+                "id": uid,
+                "displayName": upn.split("@")[0],
+                "userPrincipalName": upn,
+                "accountEnabled": True,
+                "mail": upn,
+            }
+            data.graph[key].append(
+                {
+                    "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"assignment/{upn}")),
+                    "roleDefinitionId": roles[kind],
+                    "principalId": uid,
+                    "directoryScopeId": "/",
+                    "principal": principal,
+                    "appScopeId": None,
+                }
+            )
+            data.graph["userRegistrationDetails"].append(
+                {
+                    "id": uid,
+                    "userPrincipalName": upn,
+                    "userDisplayName": upn.split("@")[0],
+                    "userType": "member",
+                    "isAdmin": kind == "active",
+                    "isMfaRegistered": True,
+                    "isMfaCapable": True,
+                    "methodsRegistered": ["microsoftAuthenticatorPush"],
+                    "lastUpdatedDateTime": "2026-01-01T00:00:00Z",
+                    "defaultMfaMethod": "none",
+                }
+            )
+
+
 def build(
     now: datetime | None = None, extra_trace_rows: int = 0, extra_mailboxes: int = 0
 ) -> TenantData:

@@ -15,6 +15,7 @@ Routes (relative to https://127.0.0.1:PORT):
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 import secrets
@@ -130,6 +131,13 @@ class FakeTenant:
         self.github_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.github_request_token = "gh-request-" + secrets.token_urlsafe(24)
         self.identity_header = "msi-header-" + secrets.token_urlsafe(24)
+        self.latency = 0.0  # seconds added to every request (benchmarks)
+        self.requests_served = 0
+        # Paging ledger (benchmarks): list pages actually served outside a $batch, and the
+        # fewest pages the same lists need at the largest page each endpoint documents.
+        self.list_pages = 0
+        self.list_pages_minimum = 0
+        self.trace_queries = 0
         self.identity_client_ids: list[str | None] = []  # client_id of each MI token request
         self.graph_page_size = graph_page_size
         self.exchange_page_size = exchange_page_size
@@ -223,6 +231,17 @@ class FakeTenant:
             "ACTIONS_ID_TOKEN_REQUEST_URL": f"{self.base}/github/token?api-version=2.0",
             "ACTIONS_ID_TOKEN_REQUEST_TOKEN": self.github_request_token,
         }
+
+    def trace_keys(self) -> list[int]:
+        """Each trace row's time, negated (rows are newest first), for bisection."""
+        rows = self.data.trace_rows
+        with self._lock:
+            if getattr(self, "_trace_keys_of", None) is not rows or len(self._trace_keys) != len(
+                rows
+            ):
+                self._trace_keys = [-ticks(r["Received"]) for r in rows]
+                self._trace_keys_of = rows
+            return self._trace_keys
 
     def managed_identity_env(self) -> dict[str, str]:
         """What App Service, Functions and Automation set for their managed identity."""
@@ -403,6 +422,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method: str) -> None:
         self._truncated = False
+        with self.fake._lock:
+            self.fake.requests_served += 1
+        if self.fake.latency:
+            time.sleep(self.fake.latency)  # the round trip of a real service (benchmarks)
         parts = urlsplit(self.path)
         path = parts.path
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
@@ -700,6 +723,13 @@ class _Handler(BaseHTTPRequestHandler):
         }
 
     def _graph_batch(self, payload: dict[str, Any]) -> dict[str, Any]:
+        self._in_batch = True
+        try:
+            return self._graph_batch_items(payload)
+        finally:
+            self._in_batch = False
+
+    def _graph_batch_items(self, payload: dict[str, Any]) -> dict[str, Any]:
         responses = []
         for request in payload.get("requests", []):
             parts = urlsplit(request["url"])
@@ -843,6 +873,15 @@ class _Handler(BaseHTTPRequestHandler):
         `graph_page_size` caps it, so small tests still page."""
         size = min(int(query.get("$top") or 100), 999, self.fake.graph_page_size)
         offset = int(query.get("$skiptoken", "0"))
+        in_batch = getattr(self, "_in_batch", False)
+        with self.fake._lock:
+            if not in_batch:
+                self.fake.list_pages += 1
+            if offset == 0:
+                # $top is documented for directory objects (users, group members): 999.
+                cap = 999 if path.startswith(("users", "groups/")) else 100
+                fewest = max(1, -(-len(items) // cap))
+                self.fake.list_pages_minimum += fewest - (1 if in_batch else 0)
         chunk = [
             _select(i, query.get("$select"), keep=("principal",))
             for i in items[offset : offset + size]
@@ -966,6 +1005,10 @@ class _Handler(BaseHTTPRequestHandler):
                 records = records[:1000]
         size = min(fake.exchange_page_size, _max_page_size(self.headers.get("Prefer")))
         offset = int(query.get("$skiptoken", "0"))
+        with fake._lock:
+            fake.list_pages += 1
+            if offset == 0:  # Prefer: odata.maxpagesize=1000 is the gateway's largest page
+                fake.list_pages_minimum += max(1, -(-len(records) // 1000))
         body: dict[str, Any] = {
             "@odata.context": f"{fake.base}/exchange/adminapi/beta/$metadata",
             "@adminapi.warnings": [],
@@ -1001,18 +1044,27 @@ class _Handler(BaseHTTPRequestHandler):
                 "ResultSize over 5000 or a period over 10 days",
             )
             return
+        with self.fake._lock:
+            self.fake.trace_queries += 1
         after = parameters.get("StartingRecipientAddress")
 
-        def wanted(row: dict[str, Any]) -> bool:
-            received = ticks(row["Received"])
-            if received < start or received > end:
-                return False
-            return not (after and received == end and row["RecipientAddress"] < after)
-
-        matching = [r for r in self.fake.data.trace_rows if wanted(r)]
-        rows = matching[:size]
+        # Rows are newest first: the window is one slice, found by bisection (a busy tenant's
+        # million rows must not be scanned per query, or the fake, not the tool, is measured).
+        all_rows = self.fake.data.trace_rows
+        keys = self.fake.trace_keys()
+        low = bisect.bisect_left(keys, -end)
+        high = bisect.bisect_right(keys, -start)
+        skipped = 0
+        if after:
+            while (
+                low + skipped < high
+                and keys[low + skipped] == -end
+                and all_rows[low + skipped]["RecipientAddress"] < after
+            ):
+                skipped += 1
+        rows = all_rows[low + skipped : min(high, low + skipped + size)]
         warnings = []
-        if len(matching) > size:
+        if high - low - skipped > size:
             last = rows[-1]
             # The warning's EndDate carries whole seconds, as in the published examples.
             shown = parse_time(last["Received"]).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -379,3 +379,21 @@ class TestStaleSnapshot:
             stale_after=timedelta(days=14),
         )
         assert fresh.warnings == ()
+
+
+def test_no_built_in_check_changes_the_data_it_reads():
+    """The project's checks read the snapshot as parsed, without a read-only copy (it cost more
+    than the judging): this is what holds them to the contract. Every check runs on the demo
+    snapshot, and its data must come out unchanged."""
+    import copy
+
+    from auditor import demo, snapshot
+    from auditor.judge import baseline as baseline_mod
+
+    loaded = snapshot.load(demo.SNAPSHOT)
+    before = {name: copy.deepcopy(record.data) for name, record in loaded.sources.items()}
+    checks = discover()
+    assert all(c.spec.module.startswith("checks.") for c in checks.values())
+    audit(loaded, baseline_mod.load(demo.BASELINE), checks, NOW)
+    for name, record in loaded.sources.items():
+        assert record.data == before[name], f"a check changed {name}"

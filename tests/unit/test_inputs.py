@@ -180,7 +180,8 @@ class TestSnapshot:
 
     def test_plugin_sources_are_accepted_with_any_data(self):
         loaded = make_snapshot({"custom.thing": {"anything": [1, 2]}})
-        assert loaded.sources["custom.thing"].data["anything"] == (1, 2)
+        assert loaded.sources["custom.thing"].data["anything"] == [1, 2]
+        assert loaded.frozen("custom.thing")["anything"] == (1, 2)  # what a plugin check sees
 
     def test_not_utf8(self):
         with pytest.raises(AuditInputError) as caught:

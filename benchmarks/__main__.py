@@ -1,0 +1,293 @@
+"""`python -m benchmarks`: the tool at tenant scale, measured in one run on this machine.
+
+Collection runs the real CLI against the project's fake tenant on 127.0.0.1 with a latency
+added to every request (50 ms by default) and a large tenant generated into it; judging runs
+the real CLI's code on generated snapshots of growing size. It prints each figure as a ratio,
+with the machine it ran on. Nothing here is asserted: the test suite runs `--smoke` (a tiny
+tenant) only so that this cannot rot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.tenants import snapshot_document
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Sizes:
+    mailboxes: int  # users and mailboxes of the collected tenant
+    admins: int  # active role assignments added
+    eligible: int  # PIM-eligible admins added
+    group_members: int  # members of a group Conditional Access names
+    trace_mailboxes: int  # the trace run: mailboxes
+    trace_rows: int  # the trace run: message trace rows (the quota allows 100 queries of 5000)
+    judge: tuple[int, ...]  # snapshot sizes judged (users)
+    latency: float
+
+
+FULL = Sizes(20_000, 2_000, 300, 10_000, 100_000, 450_000, (10_000, 100_000, 1_000_000), 0.05)
+SMOKE = Sizes(200, 20, 5, 100, 500, 2_000, (200, 2_000), 0.001)
+
+
+def _run(args: list[str], env: dict[str, str], timeout: float) -> tuple[int, float, float]:
+    """Exit code, wall seconds and peak RSS (MB) of one child process."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT
+    )
+    deadline = started + timeout
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.perf_counter() > deadline:
+            process.kill()
+            raise TimeoutError(f"{args[:4]} took longer than {timeout:.0f} s")
+        time.sleep(0.02)
+    wall = time.perf_counter() - started
+    code = os.waitstatus_to_exitcode(status)
+    return code, wall, usage.ru_maxrss / 1024
+
+
+def collection(sizes: Sizes) -> dict[str, float]:
+    sys.path.insert(0, str(ROOT))
+    from tests.fake_tenant import FakeTenant
+    from tests.fake_tenant.data import add_admins, add_policy_group
+
+    with tempfile.TemporaryDirectory() as folder:
+        fake = FakeTenant(
+            Path(folder),
+            graph_page_size=999,
+            exchange_page_size=1000,
+            extra_mailboxes=sizes.mailboxes,
+        )
+        add_admins(fake.data, sizes.admins, sizes.eligible)
+        add_policy_group(fake.data, sizes.group_members)
+        with fake:
+            fake.latency = sizes.latency
+            out = Path(folder) / "snapshot.json"
+            env = fake.env(M365_AUDIT_CLIENT_SECRET=fake.app.secret)
+            code, wall, rss = _run(
+                [sys.executable, "-m", "auditor", "collect", "-o", str(out), *fake.cli_args()],
+                env,
+                timeout=1800,
+            )
+            if code not in (0, 2):
+                raise RuntimeError(f"collect exited {code}")
+            served = fake.requests_served
+            trace_minimum = _trace_minimum(json.loads(out.read_text()))
+            minimum = (
+                served
+                - fake.list_pages
+                + fake.list_pages_minimum
+                - fake.trace_queries
+                + trace_minimum
+            )
+            # The critical path: sign-in (discovery, two tokens), then the longest chain of
+            # requests that must follow one another: the role assignments' pages, the group
+            # batches that need them, the registration pages that need both; or the users'
+            # pages; or the trace queries.
+            chains = {
+                "admins": _pages(sizes.admins + 12, 100)
+                + 2
+                + _pages(sizes.admins + 12, 100)
+                + _pages(sizes.eligible + 3, 20),
+                "users": _pages(sizes.mailboxes + 44, 999),
+                "mailboxes": _pages(sizes.mailboxes + 44, 1000),
+                "trace": trace_minimum,
+            }
+            critical = (3 + max(chains.values())) * sizes.latency
+    return {
+        "requests": served,
+        "requests_minimum": minimum,
+        "requests_ratio": served / minimum,
+        "wall": wall,
+        "critical_path": critical,
+        "wall_ratio": wall / critical,
+        "collect_rss_mb": rss,
+    }
+
+
+def _pages(items: int, per_page: int) -> int:
+    return max(1, math.ceil(items / per_page))
+
+
+def _trace_minimum(document: dict) -> int:
+    trace = document["sources"]["exchange.messageTrace"]["data"]
+    days = 7
+    return max(_pages(int(trace.get("Rows") or 0), 5000), math.ceil(days / 10))
+
+
+def trace_run(sizes: Sizes) -> dict[str, float]:
+    """A large trace: time and the collector's peak memory, with rows ten times fewer for the
+    memory comparison (memory should follow the aggregate, not the rows)."""
+    sys.path.insert(0, str(ROOT))
+    from tests.fake_tenant import FakeTenant
+
+    figures: dict[str, float] = {}
+    for label, rows in (("small", sizes.trace_rows // 10), ("large", sizes.trace_rows)):
+        with tempfile.TemporaryDirectory() as folder:
+            fake = FakeTenant(
+                Path(folder),
+                graph_page_size=999,
+                exchange_page_size=1000,
+                extra_mailboxes=sizes.trace_mailboxes,
+                extra_trace_rows=rows,
+            )
+            with fake:
+                out = Path(folder) / "snapshot.json"
+                env = fake.env(M365_AUDIT_CLIENT_SECRET=fake.app.secret)
+                code, wall, rss = _run(
+                    [sys.executable, "-m", "auditor", "collect", "-o", str(out), *fake.cli_args()],
+                    env,
+                    timeout=1800,
+                )
+                if code not in (0, 2):
+                    raise RuntimeError(f"collect exited {code}")
+                figures[f"trace_{label}_rows"] = rows
+                figures[f"trace_{label}_wall"] = wall
+                figures[f"trace_{label}_rss_mb"] = rss
+    return figures
+
+
+_MEASURE = """
+import json, resource, sys, time
+from datetime import UTC, datetime
+from pathlib import Path
+from auditor import demo, snapshot
+from auditor.judge import baseline, engine
+from auditor.judge.registry import discover
+path = Path(sys.argv[1])
+raw = path.read_bytes()
+t = time.perf_counter(); json.loads(raw); load = time.perf_counter() - t
+checks, base = discover(), baseline.load(demo.BASELINE)
+t = time.perf_counter(); read = snapshot.parse(raw, str(path)); parse = time.perf_counter() - t
+t = time.perf_counter(); engine.audit(read, base, checks, datetime.now(UTC))
+judge = time.perf_counter() - t
+print(json.dumps({"load": load, "parse": parse, "judge": judge}))
+"""
+
+
+def judging(sizes: Sizes) -> list[dict[str, float]]:
+    rows = []
+    for users in sizes.judge:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "snapshot.json"
+            path.write_text(json.dumps(snapshot_document(users)))
+            size_mb = path.stat().st_size / 1e6
+            done = subprocess.run(
+                [sys.executable, "-c", _MEASURE, str(path)],
+                capture_output=True,
+                text=True,
+                timeout=1800,
+                cwd=ROOT,
+            )
+            if done.returncode:
+                raise RuntimeError(done.stderr[-2000:])
+            times = json.loads(done.stdout)
+            # Peak memory of the whole CLI judging the file (no other copy around).
+            _, wall, rss = _run(
+                [
+                    sys.executable,
+                    "-m",
+                    "auditor",
+                    "run",
+                    "--snapshot",
+                    str(path),
+                    "--max-snapshot-age",
+                    "100000",
+                    "--format",
+                    "json",
+                    "-o",
+                    os.devnull,
+                ],
+                dict(os.environ),
+                timeout=1800,
+            )
+            rows.append(
+                {"users": users, "size_mb": size_mb, "cli_wall": wall, "rss_mb": rss, **times}
+            )
+    return rows
+
+
+def machine() -> str:
+    memory = ""
+    try:
+        with open("/proc/meminfo") as handle:
+            total_kb = int(handle.readline().split()[1])
+        memory = f", {total_kb / 1024 / 1024:.1f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    return (
+        f"{platform.platform()}, {os.cpu_count()} CPUs{memory}, Python {platform.python_version()}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="a tiny tenant: seconds, not minutes")
+    parser.add_argument("--latency", type=float, help="seconds per request (default 0.05)")
+    parser.add_argument("--skip-trace", action="store_true", help="leave out the trace run")
+    args = parser.parse_args(argv)
+    sizes = SMOKE if args.smoke else FULL
+    if args.latency is not None:
+        sizes = Sizes(**{**sizes.__dict__, "latency": args.latency})
+    print(f"machine: {machine()}")
+    c = collection(sizes)
+    print(
+        f"collection: {sizes.mailboxes:,} mailboxes, {sizes.admins:,} more role assignments, "
+        f"{sizes.eligible} eligible admins, a {sizes.group_members:,}-member group named by "
+        f"Conditional Access, {sizes.latency * 1000:.0f} ms a request"
+    )
+    print(
+        f"  requests / page-count minimum: {c['requests_ratio']:.2f} "
+        f"({c['requests']} / {c['requests_minimum']})"
+    )
+    print(
+        f"  wall time / critical path: {c['wall_ratio']:.2f} "
+        f"({c['wall']:.1f} s / {c['critical_path']:.1f} s); peak RSS {c['collect_rss_mb']:.0f} MB"
+    )
+    if not args.skip_trace:
+        t = trace_run(sizes)
+        print(
+            f"trace: {sizes.trace_mailboxes:,} mailboxes, {t['trace_large_rows']:,} trace rows: "
+            f"{t['trace_large_wall']:.1f} s, peak RSS {t['trace_large_rss_mb']:.0f} MB "
+            f"(with {t['trace_small_rows']:,} rows: {t['trace_small_wall']:.1f} s, "
+            f"{t['trace_small_rss_mb']:.0f} MB; RSS ratio for 10x the rows: "
+            f"{t['trace_large_rss_mb'] / t['trace_small_rss_mb']:.2f})"
+        )
+    rows = judging(sizes)
+    print(
+        "judging (users, snapshot MB, json.load s, parse+validate s, judge s, judge / "
+        "json.load, peak RSS / snapshot size):"
+    )
+    for r in rows:
+        print(
+            f"  {r['users']:>9,}  {r['size_mb']:7.1f}  {r['load']:6.2f}  {r['parse']:6.2f}  "
+            f"{r['judge']:6.2f}  {r['judge'] / r['load']:5.2f}  "
+            f"{r['rss_mb'] / r['size_mb']:5.1f}"
+        )
+    first, last = rows[0], rows[-1]
+    slope = math.log(last["judge"] / first["judge"]) / math.log(last["users"] / first["users"])
+    print(
+        f"  log-log slope of judge time from {first['users']:,} to {last['users']:,} users: "
+        f"{slope:.2f} (1.00 is linear)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -24,6 +24,7 @@ from pathlib import Path
 from benchmarks.tenants import snapshot_document
 
 ROOT = Path(__file__).resolve().parents[1]
+BATCHES_IN_FLIGHT = 4  # auditor.collect.graph.BATCH_CONCURRENCY
 
 
 @dataclass(frozen=True)
@@ -100,11 +101,16 @@ def collection(sizes: Sizes) -> dict[str, float]:
             # requests that must follow one another: the role assignments' pages, the group
             # batches that need them, the registration pages that need both; or the users'
             # pages; or the trace queries.
+            admins = sizes.admins + sizes.eligible + 15  # the demo's own, and those added
             chains = {
+                # role assignments' pages, then the group's name and the admins' membership
+                # batches (4 at a time), then the registration report's pages and the
+                # batches of admins it does not mark (eligible ones).
                 "admins": _pages(sizes.admins + 12, 100)
-                + 2
+                + 1
+                + _pages(_pages(admins, 20), BATCHES_IN_FLIGHT)
                 + _pages(sizes.admins + 12, 100)
-                + _pages(sizes.eligible + 3, 20),
+                + _pages(_pages(sizes.eligible + 3, 20), BATCHES_IN_FLIGHT),
                 "users": _pages(sizes.mailboxes + 44, 999),
                 "mailboxes": _pages(sizes.mailboxes + 44, 1000),
                 "trace": trace_minimum,

@@ -40,16 +40,6 @@ SYSTEM_LOCAL_PARTS = frozenset(
 )
 WINDOW = timedelta(days=10)  # the longest span one query may cover
 PAGE_SIZE = 5000  # the largest ResultSize the cmdlet takes
-# The fields of a row that the aggregates read; the rest is dropped as each page arrives.
-ROW_FIELDS = (
-    "MessageTraceId",
-    "MessageId",
-    "SenderAddress",
-    "RecipientAddress",
-    "FromIP",
-    "Received",
-    "Status",
-)
 QUERIES_PER_PERIOD = 100
 PERIOD_SECONDS = 300.0
 
@@ -98,7 +88,7 @@ class _Bucket:
     last: datetime | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Message:
     sender_domain: str
     from_ip: str | None
@@ -152,18 +142,20 @@ def _rows_in_window(
     end: datetime,
     limiter: RateLimiter,
     progress: Callable[[str], None],
-    seen: set[tuple[str, str]],
-) -> list[Mapping[str, Any]]:
+    seen: set[str],
+    totals: Totals,
+) -> None:
     """Every row of one window. The cmdlet has no paging: a full answer ends with a warning
     naming the next query, which continues from the last row's `Received` and recipient (rows
     come newest first, ties by recipient) and repeats that boundary row. Rows are
-    de-duplicated on (MessageTraceId, recipient) across the whole collection."""
+    de-duplicated on (MessageTraceId, recipient) across the whole collection. Each row is
+    counted as its page arrives and dropped: memory follows the counts, not the rows."""
     params: dict[str, Any] = {
         "StartDate": format_time(start),
         "EndDate": format_time(end),
         "ResultSize": PAGE_SIZE,
     }
-    rows: list[Mapping[str, Any]] = []
+    taken = 0
     while True:
         limiter.acquire()
         answer = exchange.call(CMDLET, params, label="exchange.messageTrace")
@@ -174,15 +166,15 @@ def _rows_in_window(
             raise ApiError(200, f"{CMDLET} returned an incomplete result: {cut[0][:200]}")
         fresh = 0
         for row in page:
-            key = (str(row.get("MessageTraceId")), str(row.get("RecipientAddress")).lower())
+            key = f"{row.get('MessageTraceId')}\n{str(row.get('RecipientAddress')).lower()}"
             if key not in seen:
                 seen.add(key)
-                # Only what the aggregate reads: a busy tenant's rows are many.
-                rows.append({k: row[k] for k in ROW_FIELDS if k in row})
+                totals.add(row)
                 fresh += 1
-        progress(f"exchange.messageTrace: {len(rows)} rows from {params['StartDate'][:10]}")
+        taken += fresh
+        progress(f"exchange.messageTrace: {taken} rows from {params['StartDate'][:10]}")
         if more is None and len(page) < PAGE_SIZE:
-            return rows
+            return
         if not page:
             raise ApiError(200, f"{CMDLET} said there were more results but returned none")
         if fresh == 0:
@@ -196,47 +188,126 @@ def _rows_in_window(
         }
 
 
+class Totals:
+    """The counts the snapshot keeps, built one row at a time: distinct messages per sender
+    domain, source IP and direction (the aggregates), and recipients as the sending limits
+    count them. Only one time per counted recipient is held, never a row."""
+
+    def __init__(self, accepted: Mapping[str, Mapping[str, Any]]):
+        self.accepted = accepted
+        self.rows = 0
+        self.messages: dict[str, _Message] = {}
+        self.without_sender = 0
+        self.excluded = {"ExpandedGroup": 0, "NullSender": 0, "SystemSender": 0, "NoRecipient": 0}
+        self.external: list[datetime] = []
+        self.moera: list[datetime] = []
+        self.moera_senders: dict[str, int] = {}
+        self.senders: dict[str, _Sender] = {}
+        self._covered: dict[str, bool] = {}  # domain -> an accepted domain covers it
+
+    def _inside(self, domain: str) -> bool:
+        known = self._covered.get(domain)
+        if known is None:
+            known = self._covered[domain] = covering_domain(domain, self.accepted) is not None
+        return known
+
+    def add(self, row: Mapping[str, Any]) -> None:
+        self.rows += 1
+        when = parse_time(str(row["Received"]))
+        recipient = address_domain(row.get("RecipientAddress"))
+        # The aggregates: every row with a sender, the expanded group's own row included.
+        sender_domain = address_domain(row.get("SenderAddress"))
+        if not sender_domain:
+            self.without_sender += 1  # bounces and other mail with an empty envelope sender
+        else:
+            trace_id = str(row.get("MessageTraceId") or row.get("MessageId"))
+            external = recipient is not None and not self._inside(recipient)
+            message = self.messages.get(trace_id)
+            if message is None:
+                message = self.messages[trace_id] = _Message(
+                    sender_domain, row.get("FromIP") or None, when
+                )
+            message.outbound = message.outbound or external
+        # The recipients, as the sending limits count them.
+        if str(row.get("Status") or "").strip().lower() == EXPANDED:
+            self.excluded["ExpandedGroup"] += 1
+            return
+        sender = str(row.get("SenderAddress") or "").strip().strip("<>").lower()
+        sender_domain = address_domain(sender)
+        if not sender_domain:
+            self.excluded["NullSender"] += 1
+            return
+        if sender.rsplit("@", 1)[0] in SYSTEM_LOCAL_PARTS:
+            self.excluded["SystemSender"] += 1
+            return
+        if recipient is None:
+            self.excluded["NoRecipient"] += 1
+            return
+        outside = not self._inside(recipient)
+        if outside:
+            self.external.append(when)
+            if sender_domain.endswith(".onmicrosoft.com"):
+                self.moera.append(when)
+                self.moera_senders[sender] = self.moera_senders.get(sender, 0) + 1
+        if self._inside(sender_domain):  # the tenant's own senders
+            counts = self.senders.setdefault(sender, _Sender())
+            (counts.external if outside else counts.internal).append(when)
+
+    def aggregates(self) -> list[dict[str, Any]]:
+        buckets: dict[tuple[str, str, bool], _Bucket] = {}
+        for trace_id, message in self.messages.items():
+            key = (message.sender_domain, message.from_ip or "", message.outbound)
+            bucket = buckets.setdefault(key, _Bucket())
+            bucket.messages.add(trace_id)
+            if bucket.first is None or message.received < bucket.first:
+                bucket.first = message.received
+            if bucket.last is None or message.received > bucket.last:
+                bucket.last = message.received
+        return [
+            {
+                "SenderDomain": domain,
+                "FromIP": ip or None,
+                "Outbound": outbound,
+                "MessageCount": len(bucket.messages),
+                "FirstReceived": format_time(bucket.first) if bucket.first else None,
+                "LastReceived": format_time(bucket.last) if bucket.last else None,
+            }
+            for (domain, ip, outbound), bucket in sorted(buckets.items())
+        ]
+
+    def recipients(self) -> dict[str, Any]:
+        moera_senders = sorted(self.moera_senders.items(), key=lambda i: (-i[1], i[0]))
+        return {
+            "ExternalRecipients": {
+                "Counted": len(self.external),
+                "Peak24h": peak(self.external, DAY),
+                "OnMicrosoft": {
+                    "Counted": len(self.moera),
+                    "Peak24h": peak(self.moera, DAY),
+                    "Senders": [{"Sender": s, "ExternalRecipients": n} for s, n in moera_senders][
+                        :TOP_SENDERS
+                    ],
+                },
+                "Excluded": self.excluded,
+            },
+            "Senders": _busiest(self.senders),
+        }
+
+
+def _totals(rows: list[Mapping[str, Any]], accepted: Mapping[str, Mapping[str, Any]]) -> Totals:
+    totals = Totals(accepted)
+    for row in rows:
+        totals.add(row)
+    return totals
+
+
 def aggregate(
     rows: list[Mapping[str, Any]], accepted: Mapping[str, Mapping[str, Any]]
 ) -> tuple[list[dict[str, Any]], int]:
     """Counts of distinct messages per (sender domain, source IP, outbound); a message is
     outbound when any of its recipients is outside the accepted domains."""
-    messages: dict[str, _Message] = {}
-    without_sender = 0
-    for row in rows:
-        sender = address_domain(row.get("SenderAddress"))
-        if not sender:
-            without_sender += 1  # bounces and other mail with an empty envelope sender
-            continue
-        trace_id = str(row.get("MessageTraceId") or row.get("MessageId"))
-        recipient = address_domain(row.get("RecipientAddress"))
-        external = recipient is not None and covering_domain(recipient, accepted) is None
-        message = messages.setdefault(
-            trace_id,
-            _Message(sender, row.get("FromIP") or None, parse_time(str(row["Received"]))),
-        )
-        message.outbound = message.outbound or external
-    buckets: dict[tuple[str, str, bool], _Bucket] = {}
-    for trace_id, message in messages.items():
-        key = (message.sender_domain, message.from_ip or "", message.outbound)
-        bucket = buckets.setdefault(key, _Bucket())
-        bucket.messages.add(trace_id)
-        if bucket.first is None or message.received < bucket.first:
-            bucket.first = message.received
-        if bucket.last is None or message.received > bucket.last:
-            bucket.last = message.received
-    aggregates = [
-        {
-            "SenderDomain": domain,
-            "FromIP": ip or None,
-            "Outbound": outbound,
-            "MessageCount": len(bucket.messages),
-            "FirstReceived": format_time(bucket.first) if bucket.first else None,
-            "LastReceived": format_time(bucket.last) if bucket.last else None,
-        }
-        for (domain, ip, outbound), bucket in sorted(buckets.items())
-    ]
-    return aggregates, without_sender
+    totals = _totals(rows, accepted)
+    return totals.aggregates(), totals.without_sender
 
 
 def peak(times: list[datetime], window: timedelta) -> dict[str, Any]:
@@ -264,53 +335,7 @@ def recipients(
     """Recipients as the sending limits count them. External: a recipient whose domain no
     accepted domain covers (a subdomain only through MatchSubDomains). Not counted: the
     expanded group's own row, and mail from an empty or system sender."""
-    excluded = {"ExpandedGroup": 0, "NullSender": 0, "SystemSender": 0, "NoRecipient": 0}
-    external: list[datetime] = []
-    moera: list[datetime] = []
-    moera_senders: dict[str, int] = {}
-    senders: dict[str, _Sender] = {}
-    for row in rows:
-        if str(row.get("Status") or "").strip().lower() == EXPANDED:
-            excluded["ExpandedGroup"] += 1
-            continue
-        sender = str(row.get("SenderAddress") or "").strip().strip("<>").lower()
-        sender_domain = address_domain(sender)
-        if not sender_domain:
-            excluded["NullSender"] += 1
-            continue
-        if sender.rsplit("@", 1)[0] in SYSTEM_LOCAL_PARTS:
-            excluded["SystemSender"] += 1
-            continue
-        recipient = address_domain(row.get("RecipientAddress"))
-        if recipient is None:
-            excluded["NoRecipient"] += 1
-            continue
-        when = parse_time(str(row["Received"]))
-        outside = covering_domain(recipient, accepted) is None
-        if outside:
-            external.append(when)
-            if sender_domain.endswith(".onmicrosoft.com"):
-                moera.append(when)
-                moera_senders[sender] = moera_senders.get(sender, 0) + 1
-        if covering_domain(sender_domain, accepted) is not None:  # the tenant's own senders
-            counts = senders.setdefault(sender, _Sender())
-            (counts.external if outside else counts.internal).append(when)
-    return {
-        "ExternalRecipients": {
-            "Counted": len(external),
-            "Peak24h": peak(external, DAY),
-            "OnMicrosoft": {
-                "Counted": len(moera),
-                "Peak24h": peak(moera, DAY),
-                "Senders": [
-                    {"Sender": s, "ExternalRecipients": n}
-                    for s, n in sorted(moera_senders.items(), key=lambda i: (-i[1], i[0]))
-                ][:TOP_SENDERS],
-            },
-            "Excluded": excluded,
-        },
-        "Senders": _busiest(senders),
-    }
+    return _totals(rows, accepted).recipients()
 
 
 def _busiest(senders: Mapping[str, _Sender]) -> list[dict[str, Any]]:
@@ -343,11 +368,11 @@ def message_trace(ctx: CollectContext, limiter: RateLimiter | None = None) -> di
     limiter = limiter or RateLimiter(
         on_wait=ctx.progress, sleep=lambda seconds: exchange.http.wait(seconds, f"{CMDLET} quota")
     )
-    rows: list[Mapping[str, Any]] = []
-    seen: set[tuple[str, str]] = set()
+    totals = Totals(accepted)
+    seen: set[str] = set()
     for start, stop in windows(end, ctx.trace_days):
-        rows += _rows_in_window(exchange, start, stop, limiter, ctx.progress, seen)
-    return summarise(rows, accepted, end - timedelta(days=ctx.trace_days), end)
+        _rows_in_window(exchange, start, stop, limiter, ctx.progress, seen, totals)
+    return _summary(totals, end - timedelta(days=ctx.trace_days), end)
 
 
 def summarise(
@@ -357,14 +382,17 @@ def summarise(
     end: datetime,
 ) -> dict[str, Any]:
     """What the snapshot keeps of the rows of [start, end): counts, never the rows."""
-    aggregates, without_sender = aggregate(rows, accepted)
+    return _summary(_totals(rows, accepted), start, end)
+
+
+def _summary(totals: Totals, start: datetime, end: datetime) -> dict[str, Any]:
     data: dict[str, Any] = {
         "StartDate": format_time(start),
         "EndDate": format_time(end),
-        "Aggregates": aggregates,
-        "Rows": len(rows),
-        **recipients(rows, accepted),
+        "Aggregates": totals.aggregates(),
+        "Rows": totals.rows,
+        **totals.recipients(),
     }
-    if without_sender:
-        data["RowsWithoutSender"] = without_sender
+    if totals.without_sender:
+        data["RowsWithoutSender"] = totals.without_sender
     return data

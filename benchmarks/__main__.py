@@ -25,6 +25,7 @@ from benchmarks.tenants import snapshot_document
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCHES_IN_FLIGHT = 4  # auditor.collect.graph.BATCH_CONCURRENCY
+LAST_CPU = [0.0]  # CPU seconds of the last child run
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,8 @@ SMOKE = Sizes(200, 20, 5, 100, 500, 2_000, (200, 2_000), 0.001)
 
 
 def _run(args: list[str], env: dict[str, str], timeout: float) -> tuple[int, float, float]:
-    """Exit code, wall seconds and peak RSS (MB) of one child process."""
+    """Exit code, wall seconds and peak RSS (MB) of one child process; its CPU seconds in
+    LAST_CPU."""
     started = time.perf_counter()
     process = subprocess.Popen(
         args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT
@@ -60,6 +62,7 @@ def _run(args: list[str], env: dict[str, str], timeout: float) -> tuple[int, flo
         time.sleep(0.02)
     wall = time.perf_counter() - started
     code = os.waitstatus_to_exitcode(status)
+    LAST_CPU[0] = usage.ru_utime + usage.ru_stime
     return code, wall, usage.ru_maxrss / 1024
 
 
@@ -81,11 +84,14 @@ def collection(sizes: Sizes) -> dict[str, float]:
             fake.latency = sizes.latency
             out = Path(folder) / "snapshot.json"
             env = fake.env(M365_AUDIT_CLIENT_SECRET=fake.app.secret)
+            fake_cpu = time.process_time()
             code, wall, rss = _run(
                 [sys.executable, "-m", "auditor", "collect", "-o", str(out), *fake.cli_args()],
                 env,
                 timeout=1800,
             )
+            fake_cpu = time.process_time() - fake_cpu
+            client_cpu = LAST_CPU[0]
             if code not in (0, 2):
                 raise RuntimeError(f"collect exited {code}")
             served = fake.requests_served
@@ -124,6 +130,8 @@ def collection(sizes: Sizes) -> dict[str, float]:
         "critical_path": critical,
         "wall_ratio": wall / critical,
         "collect_rss_mb": rss,
+        "client_cpu": client_cpu,
+        "fake_cpu": fake_cpu,
     }
 
 
@@ -265,6 +273,10 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"  wall time / critical path: {c['wall_ratio']:.2f} "
         f"({c['wall']:.1f} s / {c['critical_path']:.1f} s); peak RSS {c['collect_rss_mb']:.0f} MB"
+    )
+    print(
+        f"  CPU: the tool {c['client_cpu']:.1f} s, the fake tenant serving it "
+        f"{c['fake_cpu']:.1f} s (both on this machine's {os.cpu_count()} CPUs)"
     )
     if not args.skip_trace:
         t = trace_run(sizes)

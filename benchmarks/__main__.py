@@ -66,34 +66,47 @@ def _run(args: list[str], env: dict[str, str], timeout: float) -> tuple[int, flo
     return code, wall, usage.ru_maxrss / 1024
 
 
-def collection(sizes: Sizes) -> dict[str, float]:
+def _fake(folder: str, mailboxes: int, trace_rows: int = 0):
+    """The project's fake tenant with realistic page sizes (the tests page it small)."""
     sys.path.insert(0, str(ROOT))
     from tests.fake_tenant import FakeTenant
+
+    return FakeTenant(
+        Path(folder),
+        graph_page_size=999,
+        exchange_page_size=1000,
+        extra_mailboxes=mailboxes,
+        extra_trace_rows=trace_rows,
+    )
+
+
+def _collect(fake, folder: str) -> tuple[Path, float, float]:
+    """`m365-audit collect` of every source from the fake: the snapshot, wall s, peak MB."""
+    out = Path(folder) / "snapshot.json"
+    env = fake.env(M365_AUDIT_CLIENT_SECRET=fake.app.secret)
+    code, wall, rss = _run(
+        [sys.executable, "-m", "auditor", "collect", "-o", str(out), *fake.cli_args()],
+        env,
+        timeout=1800,
+    )
+    if code not in (0, 2):
+        raise RuntimeError(f"collect exited {code}")
+    return out, wall, rss
+
+
+def collection(sizes: Sizes) -> dict[str, float]:
     from tests.fake_tenant.data import add_admins, add_policy_group
 
     with tempfile.TemporaryDirectory() as folder:
-        fake = FakeTenant(
-            Path(folder),
-            graph_page_size=999,
-            exchange_page_size=1000,
-            extra_mailboxes=sizes.mailboxes,
-        )
+        fake = _fake(folder, sizes.mailboxes)
         add_admins(fake.data, sizes.admins, sizes.eligible)
         add_policy_group(fake.data, sizes.group_members)
         with fake:
             fake.latency = sizes.latency
-            out = Path(folder) / "snapshot.json"
-            env = fake.env(M365_AUDIT_CLIENT_SECRET=fake.app.secret)
             fake_cpu = time.process_time()
-            code, wall, rss = _run(
-                [sys.executable, "-m", "auditor", "collect", "-o", str(out), *fake.cli_args()],
-                env,
-                timeout=1800,
-            )
+            out, wall, rss = _collect(fake, folder)
             fake_cpu = time.process_time() - fake_cpu
             client_cpu = LAST_CPU[0]
-            if code not in (0, 2):
-                raise RuntimeError(f"collect exited {code}")
             served = fake.requests_served
             trace_minimum = _trace_minimum(json.loads(out.read_text()))
             minimum = (
@@ -148,32 +161,16 @@ def _trace_minimum(document: dict) -> int:
 def trace_run(sizes: Sizes) -> dict[str, float]:
     """A large trace: time and the collector's peak memory, with rows ten times fewer for the
     memory comparison (memory should follow the aggregate, not the rows)."""
-    sys.path.insert(0, str(ROOT))
-    from tests.fake_tenant import FakeTenant
-
     figures: dict[str, float] = {}
     for label, rows in (("small", sizes.trace_rows // 10), ("large", sizes.trace_rows)):
-        with tempfile.TemporaryDirectory() as folder:
-            fake = FakeTenant(
-                Path(folder),
-                graph_page_size=999,
-                exchange_page_size=1000,
-                extra_mailboxes=sizes.trace_mailboxes,
-                extra_trace_rows=rows,
-            )
-            with fake:
-                out = Path(folder) / "snapshot.json"
-                env = fake.env(M365_AUDIT_CLIENT_SECRET=fake.app.secret)
-                code, wall, rss = _run(
-                    [sys.executable, "-m", "auditor", "collect", "-o", str(out), *fake.cli_args()],
-                    env,
-                    timeout=1800,
-                )
-                if code not in (0, 2):
-                    raise RuntimeError(f"collect exited {code}")
-                figures[f"trace_{label}_rows"] = rows
-                figures[f"trace_{label}_wall"] = wall
-                figures[f"trace_{label}_rss_mb"] = rss
+        with (
+            tempfile.TemporaryDirectory() as folder,
+            _fake(folder, sizes.trace_mailboxes, rows) as fake,
+        ):
+            _, wall, rss = _collect(fake, folder)
+            figures[f"trace_{label}_rows"] = rows
+            figures[f"trace_{label}_wall"] = wall
+            figures[f"trace_{label}_rss_mb"] = rss
     return figures
 
 

@@ -69,3 +69,44 @@ def test_a_policy_group_is_asked_about_the_admins_not_read_whole(staffed, tmp_pa
         assert graph_requests(fake) == big
     finally:
         fake.data.graph["groups"][gid]["members"] = members
+
+
+def test_a_group_that_cannot_be_read_never_makes_an_admin_covered(staffed, tmp_path):
+    """A policy that requires MFA of the admins but excludes a group Graph answers 404 for
+    (deleted, or not readable by the app): whether an admin is in it is unknown, so the admin
+    the policy would cover is `error`, never `pass`."""
+    fake, _ = staffed
+    fake.reset()
+    policies = fake.data.graph["conditionalAccessPolicies"]
+    ca001 = next(p for p in policies if p["displayName"].startswith("CA001"))
+    ghost = "0badf00d-0000-4000-8000-000000000404"
+    excluded = ca001["conditions"]["users"]["excludeGroups"]
+    excluded.append(ghost)
+    try:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "auditor",
+                "run",
+                "--check",
+                "ADM-001",
+                "--format",
+                "json",
+                *fake.cli_args(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            env=fake.env(M365_AUDIT_CLIENT_SECRET=fake.app.secret),
+        )
+    finally:
+        excluded.remove(ghost)
+    report = json.loads(done.stdout)
+    (check,) = report["checks"]
+    alice = next(
+        r for r in check["results"] if r["resource"] == "user:alice.nguyen@tailspintoys.com"
+    )
+    assert alice["status"] == "error", alice
+    assert "members of a group it excludes were not collected" in alice["message"]
+    assert done.returncode == 2

@@ -107,7 +107,7 @@ def _batch_error(failure: Any) -> ApiError:
     return ApiError(failure.status, f"HTTP {failure.status} {detail}".strip())
 
 
-def _expand(graph: Any, groups: dict[str, str]) -> list[dict[str, Any]]:
+def _expand(graph: Any, groups: dict[str, str], notes: list[str]) -> list[dict[str, Any]]:
     """Every member of each group (transitively), with its name when it was not known."""
     select = ",".join(f for f in PRINCIPAL_FIELDS if not f.startswith("@"))
     requests: list[Any] = []
@@ -127,14 +127,9 @@ def _expand(graph: Any, groups: dict[str, str]) -> list[dict[str, Any]]:
         group_answer = answers.get(f"group:{gid}")
         failure = batch_failure(answers[f"members:{gid}"])
         if failure is not None and failure.status == 404:
-            out.append(
-                {
-                    "id": gid,
-                    "displayName": name or "(deleted group)",
-                    "membersListed": "all",
-                    "members": [],
-                }
-            )
+            # Deleted, or not readable: either way its members are unknown, so the group is
+            # left out, and the checks say so for whoever it could concern (never "no one").
+            notes.append(f"group {name or gid} could not be read (HTTP 404): left out")
             continue
         if failure is not None:
             raise _batch_error(failure)
@@ -174,7 +169,7 @@ def _admin_users(ctx: CollectContext, expanded: list[dict[str, Any]]) -> dict[st
 
 
 def _admin_memberships(
-    graph: Any, groups: list[str], admins: dict[str, dict]
+    graph: Any, groups: list[str], admins: dict[str, dict], notes: list[str]
 ) -> list[dict[str, Any]]:
     """For groups Conditional Access names, which admins are members: one checkMemberGroups
     per admin and 20 groups (transitive membership), 20 to a $batch. The cost grows with the
@@ -188,10 +183,9 @@ def _admin_memberships(
     for gid in groups:
         failure = batch_failure(names[gid])
         if failure is not None and failure.status == 404:
-            # Conditional Access may still name a deleted group: it has no members.
-            out.append(
-                {"id": gid, "displayName": "(deleted group)", "membersListed": "all", "members": []}
-            )
+            # Conditional Access may name a deleted group, or one the app cannot read: its
+            # members are unknown, so it is left out and the policy's reach stays uncertain.
+            notes.append(f"group {gid}, named by Conditional Access, could not be read: left out")
         elif failure is not None:
             raise _batch_error(failure)
         else:
@@ -230,10 +224,10 @@ def group_members(ctx: CollectContext) -> list[dict[str, Any]]:
     among their members (their full membership is not needed, and can be the directory)."""
     graph = ctx.need_graph()
     role_groups = _role_groups(ctx)
-    expanded = _expand(graph, role_groups)
+    expanded = _expand(graph, role_groups, ctx.notes)
     policy_groups = sorted(_policy_groups(ctx) - set(role_groups))
     if policy_groups:
-        expanded += _admin_memberships(graph, policy_groups, _admin_users(ctx, expanded))
+        expanded += _admin_memberships(graph, policy_groups, _admin_users(ctx, expanded), ctx.notes)
     return sorted(expanded, key=lambda g: g["id"])
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from auditor.judge.model import AuditResult, Status
+from auditor.reports import untrusted
 from auditor.reports.changes import change_index
 
 
@@ -58,4 +59,6 @@ def render(audit: AuditResult) -> str:
     for key, value in totals.items():
         root.set(key, str(value))
     ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    # What XML 1.0 forbids (a connector name can hold ESC or BEL) is shown as an escape.
+    body = untrusted.for_xml(ET.tostring(root, encoding="unicode"))
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"

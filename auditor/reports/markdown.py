@@ -6,8 +6,10 @@ number of results per check and stopping details once a size budget is spent.
 
 from __future__ import annotations
 
+import re
+
 from auditor.judge.model import AuditResult, CheckOutcome, Status
-from auditor.reports import causes, fix_first, ordering, waivers
+from auditor.reports import causes, fix_first, ordering, untrusted, waivers
 from auditor.reports.changes import render_text as render_changes
 
 MAX_RESULTS_PER_CHECK = 25
@@ -15,7 +17,20 @@ BUDGET = 200_000  # characters of detail; the JSON report holds everything
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Text from the tenant, as inert Markdown in a table cell or a list."""
+    return untrusted.for_markdown(text)
+
+
+def _code(text: str) -> str:
+    return untrusted.markdown_code(text)
+
+
+def _fenced(text: str) -> list[str]:
+    """A code block no line of `text` can close early."""
+    lines = [untrusted.for_terminal(line) for line in text.splitlines()]
+    longest = max((len(run) for line in lines for run in re.findall(r"`+", line)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence, *lines, fence]
 
 
 def _fix_first(audit: AuditResult) -> list[str]:
@@ -33,7 +48,7 @@ def _fix_first(audit: AuditResult) -> list[str]:
             f"**{_cell(f.check)}** ({f.severity.value}): {_cell(f.message)}" for f in item.findings
         )
         lines.append(
-            f"| {n} | `{_cell(item.resource)}` | {item.severity.value} | {found} | "
+            f"| {n} | {_code(item.resource)} | {item.severity.value} | {found} | "
             f"{_cell(item.action)} |"
         )
     if more:
@@ -61,7 +76,7 @@ def _details(audit: AuditResult, outcome: CheckOutcome) -> list[str]:
         lines += ["| resource | status | severity | finding |", "|---|---|---|---|"]
         for result in shown[:MAX_RESULTS_PER_CHECK]:
             lines.append(
-                f"| `{_cell(result.resource)}` | {result.status.value} | "
+                f"| {_code(result.resource)} | {result.status.value} | "
                 f"{outcome.result_severity(result).value} | {_cell(result.message)} |"
             )
         if len(shown) > MAX_RESULTS_PER_CHECK:
@@ -111,16 +126,14 @@ def render(audit: AuditResult) -> str:
         lines += [
             "### Changes since the previous run",
             "",
-            "```",
-            render_changes(audit.changes).rstrip(),
-            "```",
+            *_fenced(render_changes(audit.changes).rstrip()),
             "",
         ]
     review = waivers.to_review(audit)
     if review:
         lines += ["### Waivers to review", ""]
         lines += [
-            f"- `{w.check}` `{_cell(w.resource)}`: {note} ({_cell(w.reason)})" for w, note in review
+            f"- `{w.check}` {_code(w.resource)}: {note} ({_cell(w.reason)})" for w, note in review
         ]
         lines.append("")
     active = waivers.in_force(audit)
@@ -130,7 +143,7 @@ def render(audit: AuditResult) -> str:
             "</summary>",
             "",
             *(
-                f"- `{w.check}` `{_cell(w.resource)}` until {w.expires}: {_cell(w.reason)}"
+                f"- `{w.check}` {_code(w.resource)} until {w.expires}: {_cell(w.reason)}"
                 for w in active
             ),
             "",

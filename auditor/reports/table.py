@@ -7,7 +7,7 @@ from __future__ import annotations
 import textwrap
 
 from auditor.judge.model import AuditResult, CheckOutcome, Status
-from auditor.reports import causes, fix_first, ordering, terminal, waivers
+from auditor.reports import causes, fix_first, ordering, terminal, untrusted, waivers
 from auditor.reports.changes import render_text as render_changes
 from auditor.reports.terminal import Only, View
 
@@ -76,6 +76,7 @@ def _overview(audit: AuditResult, view: View) -> list[str]:
             if outcome is not None and view.color:
                 padded[1] = terminal.status(view, outcome.status, padded[1])
                 padded[2] = terminal.severity(view, ordering.worst(outcome), padded[2])
+            title = untrusted.for_terminal(title)
             title_lines = textwrap.wrap(title, title_width, break_on_hyphens=False) or [""]
             first = "  ".join(padded) + "  " + title_lines[0]
             return [first.rstrip(), *(" " * indent + t for t in title_lines[1:])]
@@ -93,7 +94,7 @@ def _overview(audit: AuditResult, view: View) -> list[str]:
 
 def _wrap(text: str, indent: str, view: View) -> str:
     return textwrap.fill(
-        text,
+        untrusted.for_terminal(text),  # the tenant's text is shown, never obeyed
         width=view.width,
         initial_indent=indent,
         subsequent_indent=indent + "  ",

@@ -120,8 +120,16 @@ class ExchangeClient:
     def invoke(
         self, cmdlet: str, parameters: Mapping[str, Any] | None = None, label: str = ""
     ) -> list[dict[str, Any]]:
-        """Every record of a listing; a listing the gateway says it cut short is an error."""
+        """Every record of a listing; a listing the gateway says it cut short is an error, and
+        so is an empty one that comes with a warning: "none" must not be read from an answer
+        that says something went wrong (no access to the objects, a partial result)."""
         answer = self.call(cmdlet, parameters, label)
+        if not answer.records and answer.warnings:
+            raise IncompleteResult(
+                200,
+                f"{cmdlet} answered no records, with a warning (not taken as none): "
+                f"{answer.warnings[0][:200]}",
+            )
         truncated = [w for w in answer.warnings if is_truncation(w)]
         if truncated:
             raise IncompleteResult(

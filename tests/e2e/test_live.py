@@ -391,6 +391,20 @@ class TestFaults:
         assert done.returncode == 2
         assert message in reasons(json.loads(done.stdout))["FWD-001"]
 
+    def test_an_empty_answer_with_a_warning_is_not_none(self, fake):
+        """200, no connectors and a warning that the caller cannot see them: CONN-002 must
+        not pass on "no connectors" (issue 16, defect 1)."""
+        fake.inject("exchange:Get-InboundConnector", Fault("empty-warning"))
+        done = cli(fake, "run", *DEMO_FINDINGS_ARGS, "--check", "CONN-002")
+        assert done.returncode == 2
+        report = json.loads(done.stdout)
+        assert statuses(report) == {"CONN-002": "error"}
+        assert (
+            "answered no records, with a warning (not taken as none)"
+            in (reasons(report)["CONN-002"])
+        )
+        assert "don't have access to all the objects" in reasons(report)["CONN-002"]
+
 
 class TestSecrets:
     def test_no_secret_or_token_in_any_output(self, fake, tmp_path):

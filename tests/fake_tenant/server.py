@@ -80,7 +80,8 @@ class Fault:
 
     kinds: 429 (with `retry_after`, or without when None), 503, slow (`delay` seconds before
     a normal answer), drop (close the connection without answering), invalid-json,
-    nul-403 (Exchange's 403 with a body of NUL bytes), truncate (Exchange: a partial page with
+    nul-403 (Exchange's 403 with a body of NUL bytes), empty-warning (Exchange: 200 with no
+    records and a warning), truncate (Exchange: a partial page with
     a truncation warning and no nextLink), exchange-throttle (429 whose wait is only in the
     message text), hang (accept the request and never answer, until the fake stops or
     `delay` seconds pass)."""
@@ -404,6 +405,20 @@ class _Handler(BaseHTTPRequestHandler):
         if fault.kind == "truncate":
             self._truncated = True
             return False
+        if fault.kind == "empty-warning":
+            # 200, no records, and a warning: what the gateway may answer when the caller
+            # cannot see the objects or the result is partial.
+            self._send(
+                200,
+                {
+                    "@adminapi.warnings": [
+                        "WARNING: The operation couldn't be performed because you don't have "
+                        "access to all the objects requested."
+                    ],
+                    "value": [],
+                },
+            )
+            return True
         raise ValueError(f"unknown fault {fault.kind}")
 
     def _token_resource(self) -> str | None:

@@ -58,12 +58,12 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²" is a digit to str.isdigit, not to float
         return float(value)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None  # unreadable: the caller's own backoff applies
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
@@ -201,20 +201,19 @@ class HttpClient:
             status = response.status_code
             if status in RETRIED_STATUSES:
                 body = _try_json(response.content)
-                delay = retry_after_seconds(response.headers.get("Retry-After"))
-                if delay is None:
-                    delay = wait_from_message(body)
-                if delay is None:
-                    delay = self._backoff(attempt)
                 detail = describe_error_body(body) or response.reason or ""
-                self._wait_or_raise(
-                    label,
-                    attempt,
-                    started,
-                    min(delay, self.policy.max_delay),
-                    status,
-                    f"HTTP {status} {detail}".strip(),
-                )
+                reason = f"HTTP {status} {detail}".strip()
+                asked = retry_after_seconds(response.headers.get("Retry-After"))
+                if asked is None:
+                    asked = wait_from_message(body)
+                if asked is not None:
+                    # The service said how long: wait that long, or stop (when the request's
+                    # or the run's deadline cannot hold it), never retry early.
+                    delay = asked
+                    reason += f"; the service asked to wait {asked:.0f} s"
+                else:
+                    delay = min(self._backoff(attempt), self.policy.max_delay)
+                self._wait_or_raise(label, attempt, started, delay, status, reason)
                 continue
             if not expect_json and status < 400:
                 return status, None
@@ -230,10 +229,11 @@ class HttpClient:
         reason: str,
     ) -> None:
         spent = self.clock() - started
-        if delay >= self.deadline.remaining():
-            raise DeadlineExceeded(f"{self.deadline.message(label)} ({reason})")
+        # The request's own bounds first: a wait it cannot afford ends it, saying why.
         if attempt >= self.policy.max_attempts or spent + delay > self.policy.deadline:
             raise ApiError(status, f"{reason} (gave up after {attempt} attempts, {spent:.0f}s)")
+        if delay >= self.deadline.remaining():
+            raise DeadlineExceeded(f"{self.deadline.message(label)} ({reason})")
         if self.on_wait:
             self.on_wait(
                 f"{label}: {reason}; retrying in {delay:.1f}s "

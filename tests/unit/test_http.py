@@ -115,6 +115,28 @@ class TestRetries:
             client.request_json("GET", url)
 
     @responses.activate
+    def test_a_wait_longer_than_the_request_may_take_ends_it_saying_so(self, http, clock):
+        """Retry-After of an hour (or a date in 2099) is not cut to the client's own cap and
+        retried early: the request stops, naming what the service asked (issue 16, 3)."""
+        url = f"{GRAPH}/x"
+        for value in ("3600", "Fri, 01 Jan 2099 00:00:00 GMT"):
+            responses.get(url, status=429, headers={"Retry-After": value})
+            with pytest.raises(ApiError) as caught:
+                http.request_json("GET", url)
+            assert "the service asked to wait" in caught.value.message
+            assert "gave up after 1 attempts" in caught.value.message
+        assert clock.sleeps == []  # no early retry
+
+    @responses.activate
+    def test_an_unreadable_retry_after_means_the_backoff(self, http, clock):
+        url = f"{GRAPH}/x"
+        responses.get(url, status=429, headers={"Retry-After": "²"})
+        responses.get(url, json={"ok": True})
+        assert http.request_json("GET", url) == (200, {"ok": True})
+        assert retry_after_seconds("²") is None
+        assert len(clock.sleeps) == 1 and clock.sleeps[0] <= 4.0
+
+    @responses.activate
     def test_connection_errors_are_retried(self, http):
         url = f"{GRAPH}/x"
         responses.get(url, body=requests.ConnectionError("reset"))

@@ -89,6 +89,7 @@ class ExchangeClient:
                     json_body=body,
                     headers=headers,
                     label=label or cmdlet,
+                    idempotent=True,  # Get- cmdlets read
                 )
             except ApiError as exc:
                 if url not in links or exc.status != 400:

@@ -82,6 +82,7 @@ class GraphClient:
                     token=self._token(),
                     json_body=payload,
                     label=label or "POST $batch",
+                    idempotent=True,  # batches of reads
                 )
                 return body
 

@@ -27,6 +27,8 @@ from auditor.collect.deadline import NO_DEADLINE, Deadline, DeadlineExceeded
 from auditor.common.redact import redact
 
 RETRIED_STATUSES = frozenset({429, 503, 504})
+# Server errors a read can simply ask again (a write might have happened: it is not retried).
+READ_RETRIED_STATUSES = frozenset({500, 502})
 _MESSAGE_WAIT = re.compile(r"(?i)\b(?:after|in|wait)\s+(\d{1,4})\s*(?:seconds?|secs?|s)\b")
 
 
@@ -158,11 +160,15 @@ class HttpClient:
         label: str = "",
         allow_statuses: frozenset[int] = frozenset(),
         expect_json: bool = True,
+        idempotent: bool | None = None,
     ) -> tuple[int, Any]:
         """Send one request, retrying what is worth retrying; return (status, parsed JSON).
         Statuses in `allow_statuses` come back instead of raising. With `expect_json` False a
         success may answer anything (a chat webhook answers `ok` or nothing): its body is
-        then None."""
+        then None. A read (`idempotent`, by default a GET) is also retried on 500 and 502, on
+        a body cut short and on a success that is not JSON: one blip must not fail a source."""
+        reads = method == "GET" if idempotent is None else idempotent
+        retried = RETRIED_STATUSES | (READ_RETRIED_STATUSES if reads else frozenset())
         label = label or f"{method} {urlsplit(url).path}"
         send_headers = {"Accept": "application/json", **(headers or {})}
         if token:
@@ -187,6 +193,18 @@ class HttpClient:
                         self.deadline.bound(self.policy.read_timeout),
                     ),
                 )
+            except requests.exceptions.ChunkedEncodingError:
+                if not reads:
+                    raise ApiError(None, f"{urlsplit(url).netloc} cut the answer short") from None
+                self._wait_or_raise(
+                    label,
+                    attempt,
+                    started,
+                    self._backoff(attempt),
+                    None,
+                    f"{urlsplit(url).netloc} cut the answer short",
+                )
+                continue
             except (requests.ConnectionError, requests.Timeout) as exc:
                 reason = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
                 self._wait_or_raise(
@@ -199,7 +217,7 @@ class HttpClient:
                 )
                 continue
             status = response.status_code
-            if status in RETRIED_STATUSES:
+            if status in retried:
                 body = _try_json(response.content)
                 detail = describe_error_body(body) or response.reason or ""
                 reason = f"HTTP {status} {detail}".strip()
@@ -217,6 +235,16 @@ class HttpClient:
                 continue
             if not expect_json and status < 400:
                 return status, None
+            if reads and expect_json and status < 300 and _try_json(response.content) is _NOT_JSON:
+                self._wait_or_raise(
+                    label,
+                    attempt,
+                    started,
+                    min(self._backoff(attempt), self.policy.max_delay),
+                    status,
+                    f"answered HTTP {status} with {_describe_raw(response.content)}",
+                )
+                continue
             return status, self._parse(response, label, allow_statuses)
 
     def _wait_or_raise(

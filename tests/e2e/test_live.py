@@ -386,10 +386,17 @@ class TestFaults:
         ],
     )
     def test_garbage_and_truncation_make_the_source_an_error(self, fake, fault, message):
-        fake.inject("exchange:Get-Mailbox", Fault(fault))
+        # Garbage that persists: a read is asked again after one blip (issue 16, 5).
+        fake.inject("exchange:Get-Mailbox", Fault(fault, times=10))
         done = cli(fake, "run", *DEMO_FINDINGS_ARGS, "--check", "FWD-001")
         assert done.returncode == 2
         assert message in reasons(json.loads(done.stdout))["FWD-001"]
+
+    def test_one_garbage_answer_is_asked_again(self, fake):
+        fake.inject("exchange:Get-Mailbox", Fault("invalid-json"))
+        done = cli(fake, "run", *DEMO_FINDINGS_ARGS, "--check", "FWD-001")
+        assert done.returncode == 1, done.stdout[-500:] + done.stderr
+        assert statuses(json.loads(done.stdout)) == {"FWD-001": "fail"}
 
     def test_an_empty_answer_with_a_warning_is_not_none(self, fake):
         """200, no connectors and a warning that the caller cannot see them: CONN-002 must

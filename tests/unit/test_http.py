@@ -137,6 +137,28 @@ class TestRetries:
         assert len(clock.sleeps) == 1 and clock.sleeps[0] <= 4.0
 
     @responses.activate
+    def test_a_read_is_asked_again_after_a_server_error_or_garbage(self, http, clock):
+        """500, 502 and a success that is not JSON are blips for a read (issue 16, 5)."""
+        url = f"{GRAPH}/x"
+        responses.get(url, status=500)
+        responses.get(url, status=502)
+        responses.get(url, body="<html>proxy error</html>", status=200)
+        responses.get(url, json={"ok": True})
+        assert http.request_json("GET", url) == (200, {"ok": True})
+        assert len(clock.sleeps) == 3
+
+    @responses.activate
+    def test_a_write_is_not_repeated_after_a_server_error(self, http):
+        url = f"{GRAPH}/x"
+        responses.post(url, status=500)
+        with pytest.raises(ApiError) as caught:
+            http.request_json("POST", url, json_body={})
+        assert caught.value.status == 500 and len(responses.calls) == 1
+        responses.post(f"{EXO}/r", status=500)
+        responses.post(f"{EXO}/r", json={"value": []})
+        assert http.request_json("POST", f"{EXO}/r", json_body={}, idempotent=True)[0] == 200
+
+    @responses.activate
     def test_connection_errors_are_retried(self, http):
         url = f"{GRAPH}/x"
         responses.get(url, body=requests.ConnectionError("reset"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import sys
 import threading
@@ -25,6 +26,13 @@ from auditor.collect.deadline import NO_DEADLINE, Deadline
 from auditor.common.redact import redact, register
 
 GITHUB_AUDIENCE = GLOBAL_AUDIENCE
+
+# msal logs a token answer it cannot parse, body and all (the access token included), and
+# Python prints any unhandled log record to stderr: past every redaction. Its records go
+# nowhere; each failure reaches the user as one redacted line (AuthError) instead.
+_MSAL_LOG = logging.getLogger("msal")
+_MSAL_LOG.addHandler(logging.NullHandler())
+_MSAL_LOG.propagate = False
 
 # AADSTS codes an admin meets while setting the app up, with what to do about them.
 _HINTS = {

@@ -414,6 +414,18 @@ class TestFaults:
 
 
 class TestSecrets:
+    def test_a_token_answer_cut_short_leaks_nothing_and_is_one_line(self, fake, tmp_path):
+        """msal logs an unparsable token answer with its body, the access token in it; that
+        must never reach stderr (issue 16, defect 4)."""
+        fake.inject("token", Fault("truncated-token", times=5))
+        done = cli(fake, "collect", "-o", str(tmp_path / "s.json"), "--check", "CONN-001")
+        assert done.returncode == 2
+        assert done.stderr.count("\n") == 1, done.stderr
+        assert done.stderr.startswith("m365-audit: authentication failed: token request")
+        assert "Traceback" not in done.stderr
+        for token in fake.issued:
+            assert token not in done.stderr + done.stdout
+
     def test_no_secret_or_token_in_any_output(self, fake, tmp_path):
         report, snapshot = tmp_path / "r.json", tmp_path / "s.json"
         runs = [

@@ -81,10 +81,10 @@ class Fault:
     kinds: 429 (with `retry_after`, or without when None), 503, slow (`delay` seconds before
     a normal answer), drop (close the connection without answering), invalid-json,
     nul-403 (Exchange's 403 with a body of NUL bytes), empty-warning (Exchange: 200 with no
-    records and a warning), truncate (Exchange: a partial page with
-    a truncation warning and no nextLink), exchange-throttle (429 whose wait is only in the
-    message text), hang (accept the request and never answer, until the fake stops or
-    `delay` seconds pass)."""
+    records and a warning), truncated-token (a token answer cut off after the token),
+    truncate (Exchange: a partial page with a truncation warning and no nextLink),
+    exchange-throttle (429 whose wait is only in the message text), hang (accept the
+    request and never answer, until the fake stops or `delay` seconds pass)."""
 
     kind: str
     times: int = 1
@@ -398,6 +398,13 @@ class _Handler(BaseHTTPRequestHandler):
             return True
         if fault.kind == "invalid-json":
             self._send(200, b'{"value": [ {"Name": "half')
+            return True
+        if fault.kind == "truncated-token":
+            # A token answer cut off mid-way: the token itself is in what arrived.
+            token = self.fake.issue("graph")
+            self._send(
+                200, b'{"token_type": "Bearer", "access_token": "' + token.encode() + b'", "exp'
+            )
             return True
         if fault.kind == "nul-403":
             self._send(403, b"\x00" * 16)

@@ -147,7 +147,7 @@ def _add_live_options(parser: argparse.ArgumentParser) -> None:
     live.add_argument(
         "--trace-days",
         type=int,
-        default=int(_env("trace_days", "7") or 7),
+        default=_env("trace_days", "7"),  # a string: argparse converts and checks it
         help=f"days of message trace to read, 1 to 90 (default 7) [{ENV['trace_days']}]",
     )
     live.add_argument(
@@ -278,7 +278,7 @@ def _add_deadline(group: argparse._ActionsContainer) -> None:
     group.add_argument(
         "--deadline",
         type=float,
-        default=float(_env("deadline", str(DEFAULT_DEADLINE)) or DEFAULT_DEADLINE),
+        default=_env("deadline", str(DEFAULT_DEADLINE)),  # converted and checked by argparse
         metavar="SECONDS",
         help="the whole collection, sign-in included, ends by then; what is not read is an "
         f"error and the run exits 2 (default {DEFAULT_DEADLINE:g}) [{ENV['deadline']}]",
@@ -741,8 +741,25 @@ def _cmd_baseline_init(args: argparse.Namespace) -> int:
     return baseline.init(args.snapshot, args.output, args.force, discover(), args.approve_risky)
 
 
+def _check_choices(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """argparse checks the choices of an option given, not of a default: a default read from
+    the environment is checked here, naming the variable (one line, exit 2)."""
+    actions = [a for a in parser._actions if a.choices and a.dest in ENV]
+    for sub in parser._subparsers._group_actions if parser._subparsers else ():
+        for child in sub.choices.values():
+            actions += [a for a in child._actions if a.choices and a.dest in ENV]
+    for action in actions:
+        value = getattr(args, action.dest, None)
+        if value is not None and value not in action.choices:
+            parser.error(
+                f"${ENV[action.dest]}={value!r} is not one of {', '.join(map(str, action.choices))}"
+            )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    _check_choices(parser, args)
     handlers = {
         "run": _cmd_run,
         "collect": _cmd_collect,

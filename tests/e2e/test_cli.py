@@ -703,3 +703,27 @@ class TestExplain:
         assert done.returncode == 2
         assert "not recognised" in done.stderr
         assert done.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("M365_AUDIT_TRACE_DAYS", "seven", "--trace-days: invalid int value: 'seven'"),
+        ("M365_AUDIT_DEADLINE", "soon", "--deadline: invalid float value: 'soon'"),
+        ("M365_AUDIT_FAIL_ON", "severe", "$M365_AUDIT_FAIL_ON='severe' is not one of"),
+        ("M365_AUDIT_CLOUD", "mars", "$M365_AUDIT_CLOUD='mars' is not one of"),
+        ("M365_AUDIT_NOTIFY_ON", "sometimes", "$M365_AUDIT_NOTIFY_ON='sometimes' is not one"),
+    ],
+)
+def test_a_bad_environment_variable_is_one_line_before_any_work(variable, value, said):
+    """Issue 16, defect 9: not a traceback on every command."""
+    env = {**os.environ, variable: value}
+    done = subprocess.run(
+        [sys.executable, "-m", "auditor", "run", "--demo"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and said in done.stderr, done.stderr

@@ -17,6 +17,8 @@ _PATTERNS = (
     # JWTs (access tokens, client assertions, GitHub OIDC tokens)
     re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"),
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
+    # The password of a URL (https://user:password@host/): a SIEM or proxy address may hold one
+    re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)[^@\s/]+(?=@)"),
     re.compile(
         r"(?i)((?:client_secret|client_assertion|access_token|refresh_token|passphrase)"
         r"[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,}]+"

@@ -186,6 +186,14 @@ class TestRedaction:
         assert "hunter2" not in masked
         assert masked.count(MASK) == 3
 
+    def test_a_password_in_a_url_is_masked(self):
+        """Issue 16, defect 6: `--siem-url https://user:pass@host/` in an error line."""
+        masked = redact("failed: https://splunk:hunter2secret@hec.example:8088/collector")
+        assert masked == f"failed: https://splunk:{MASK}@hec.example:8088/collector"
+        assert redact("https://learn.microsoft.com/a:b user@host") == (
+            "https://learn.microsoft.com/a:b user@host"
+        )
+
     def test_registered_secrets_are_masked_anywhere(self):
         register("plain-looking-secret-42")
         assert redact("the value plain-looking-secret-42 leaked") == f"the value {MASK} leaked"

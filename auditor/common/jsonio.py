@@ -40,6 +40,9 @@ def _is_date(value: object) -> bool:
 
 
 def read_bytes(path: Path) -> bytes:
+    # A FIFO would wait for a writer and /dev/zero never ends: only regular files are read.
+    if path.exists() and not path.is_dir() and not path.is_file():
+        raise AuditInputError.one(str(path), "$", "not a regular file (a device or a pipe)")
     try:
         return path.read_bytes()
     except FileNotFoundError:
@@ -50,8 +53,8 @@ def read_bytes(path: Path) -> bytes:
         raise AuditInputError.one(str(path), "$", f"cannot read: {exc.strerror}") from None
 
 
-def parse_json(raw: bytes, label: str) -> Any:
-    return parse_text(decode(raw, label), label)
+def parse_json(raw: bytes, label: str, unique_keys: bool = False) -> Any:
+    return parse_text(decode(raw, label), label, unique_keys)
 
 
 def decode(raw: bytes, label: str) -> str:
@@ -61,12 +64,40 @@ def decode(raw: bytes, label: str) -> str:
         raise AuditInputError.one(label, "$", f"not UTF-8 text (byte {exc.start})") from None
 
 
-def parse_text(text: str, label: str) -> Any:
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            raise _DuplicateKey(key)
+        document[key] = value
+    return document
+
+
+def parse_text(text: str, label: str, unique_keys: bool = False) -> Any:
+    """JSON, or one line saying what is wrong with it. With `unique_keys` an object naming a
+    key twice is refused (JSON readers keep the last one silently: a second "waivers" in a
+    baseline would override the one its reviewers read)."""
     try:
+        if unique_keys:
+            return json.loads(text, object_pairs_hook=_no_duplicates)
         return json.loads(text)
+    except _DuplicateKey as exc:
+        raise AuditInputError.one(
+            label, "$", f"the key {str(exc)!r} appears twice in one object"
+        ) from None
+    except RecursionError:
+        raise AuditInputError.one(label, "$", "nested too deeply to be a real document") from None
     except json.JSONDecodeError as exc:
         raise AuditInputError.one(
             label, "$", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
+    except ValueError as exc:  # an integer of thousands of digits, and the like
+        raise AuditInputError.one(
+            label, "$", f"not a usable JSON value: {str(exc)[:120]}"
         ) from None
 
 

@@ -98,7 +98,7 @@ def _validator():
 
 
 def parse(raw: bytes, label: str) -> Baseline:
-    document = jsonio.parse_json(raw, label)
+    document = jsonio.parse_json(raw, label, unique_keys=True)
     kinds.require(document, label, "baseline")
     jsonio.validate(_validator(), document, label)
     settings = {

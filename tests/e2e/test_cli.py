@@ -727,3 +727,36 @@ def test_a_bad_environment_variable_is_one_line_before_any_work(variable, value,
     )
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and said in done.stderr, done.stderr
+
+
+def test_inputs_that_escaped_as_internal_errors_are_one_line(tmp_path):
+    """Issue 16, defect 9: a duplicate key in a baseline, JSON nested past the recursion limit,
+    an integer of thousands of digits, a FIFO and /dev/zero as the snapshot."""
+    import json as _json
+
+    from auditor.demo import BASELINE
+
+    baseline = BASELINE.read_text()
+    dup = tmp_path / "dup.json"
+    dup.write_text(baseline.rstrip().rstrip("}") + ', "waivers": []}')
+    _json.loads(dup.read_text())  # valid JSON, which keeps the last "waivers" silently
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    big = tmp_path / "big.json"
+    big.write_text('{"schema": ' + "9" * 5000 + "}")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    cases = [
+        (("run", "--demo", "--baseline", str(dup)), "the key 'waivers' appears twice"),
+        (("run", "--snapshot", str(deep)), "nested too deeply"),
+        (("diff", str(deep), str(deep)), "nested too deeply"),
+        (("run", "--snapshot", str(big)), "not a usable JSON value"),
+        (("run", "--snapshot", str(fifo)), "not a regular file"),
+        (("run", "--snapshot", "/dev/zero"), "not a regular file"),
+    ]
+    for args, said in cases:
+        done = cli(*args)
+        assert done.returncode == 2, (args, done.stderr)
+        lines = [x for x in done.stderr.splitlines() if "no --baseline given" not in x]
+        assert len(lines) == 1 and said in lines[0], (args, done.stderr)
+        assert "Traceback" not in done.stderr and "internal error" not in done.stderr

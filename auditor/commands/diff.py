@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,10 @@ from auditor.common import jsonio
 from auditor.common.errors import AuditInputError
 from auditor.reports.changes import render_text
 from auditor.reports.json_report import SCHEMA_ID as REPORT_SCHEMA
+from auditor.reports.json_report import SCHEMA_PATH as REPORT_SCHEMA_PATH
+from auditor.reports.json_report import SCHEMA_VERSION as REPORT_VERSION
 from auditor.snapshot import SCHEMA_ID as SNAPSHOT_SCHEMA
+from auditor.snapshot.format import document_validator
 
 _FAILING = {"fail", "error"}
 _RECORD_KEYS = ("Name", "DomainName", "PrimarySmtpAddress", "SenderAddress", "Domain", "id")
@@ -28,7 +32,18 @@ def load_document(path: Path) -> dict[str, Any]:
         raise AuditInputError.one(
             str(path), "$.schema", "neither an m365-mail-auditor report nor a snapshot"
         )
+    # A document of this version must have the shape its schema gives: a damaged one is named
+    # by its JSON path here, not met as a KeyError halfway through the comparison.
+    if kind == SNAPSHOT_SCHEMA:
+        jsonio.validate(document_validator(), document, str(path))
+    elif document.get("schemaVersion") == REPORT_VERSION:
+        jsonio.validate(_report_validator(), document, str(path))
     return document
+
+
+@cache
+def _report_validator() -> jsonio.Validator:
+    return jsonio.load_schema(REPORT_SCHEMA_PATH)
 
 
 def _findings(report: Mapping[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -211,9 +226,18 @@ def changes(
             f"is of tenant {old_tenant or '(none)'}, not {new_tenant or '(none)'}: "
             "compare two runs of one tenant",
         )
-    if old["schema"] == REPORT_SCHEMA:
-        return report_changes(old, new, rejudged)
-    return snapshot_changes(old, new)
+    try:
+        if old["schema"] == REPORT_SCHEMA:
+            return report_changes(old, new, rejudged)
+        return snapshot_changes(old, new)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        # A report of another version that lacks what this one compares.
+        raise AuditInputError.one(
+            old_label,
+            "$",
+            f"cannot be compared with this version's documents ({type(exc).__name__}: "
+            f"{str(exc)[:80]})",
+        ) from None
 
 
 FINDING_KINDS = ("new", "resolved", "approved", "unknown", "changed")

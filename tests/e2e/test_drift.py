@@ -127,3 +127,29 @@ def test_diff_refuses_other_files(tmp_path):
     mixed = tmp_path / "r.json"
     cli("run", "--demo", "--format", "json", "-o", str(mixed))
     assert cli("diff", str(mixed), str(DEMO_SNAPSHOT)).returncode == 2
+
+
+def test_a_damaged_previous_report_is_named_not_a_traceback(tmp_path):
+    """Issue 16, defect 9: malformed reports for `diff` and `--previous`."""
+    good = tmp_path / "good.json"
+    cli("run", "--demo", "--format", "json", "-o", str(good))
+    document = json.loads(good.read_text())
+    damaged = []
+    broken = json.loads(json.dumps(document))
+    broken["checks"][0]["results"][0].pop("resource")
+    damaged.append((broken, "$.checks[0].results[0]"))
+    broken = json.loads(json.dumps(document))
+    broken["checks"] = {"not": "a list"}
+    damaged.append((broken, "$.checks"))
+    older = json.loads(json.dumps(document))
+    older["schemaVersion"] = "1.0"
+    older["checks"][0]["results"] = [{"status": "fail"}]  # what this version compares is gone
+    damaged.append((older, "cannot be compared with this version's documents"))
+    for number, (bad, said) in enumerate(damaged):
+        path = tmp_path / f"bad{number}.json"
+        path.write_text(json.dumps(bad))
+        for args in (("diff", str(path), str(good)), ("run", "--demo", "--previous", str(path))):
+            done = cli(*args)
+            assert done.returncode == 2, (args, done.stderr)
+            assert "Traceback" not in done.stderr and "internal error" not in done.stderr
+            assert said in done.stderr, done.stderr

@@ -784,6 +784,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, CheckDefinitionError) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # Ctrl-C: one line and out at once, without waiting for requests in flight (every
+        # file is written atomically, so nothing half-written is left).
+        print(f"{PROG}: interrupted", file=sys.stderr, flush=True)
+        os._exit(130)
     except BrokenPipeError:
         # `m365-audit run | head` closed the pipe early: not an error of the audit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

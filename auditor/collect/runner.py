@@ -267,7 +267,9 @@ class Collector:
 
         pending = set(names)
         workers = max(1, min(len(names), self.options.workers))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
+        pool = ThreadPoolExecutor(max_workers=workers)
+        stopped = False
+        try:
             running: dict[Future, str] = {}
             while pending or running:
                 ready = [n for n in pending if all(d in records for d in describe(n).depends)]
@@ -277,6 +279,11 @@ class Collector:
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
                     records[running.pop(future)] = future.result()
+        except BaseException:  # Ctrl-C: leave the requests in flight, do not wait for them
+            stopped = True
+            raise
+        finally:
+            pool.shutdown(wait=not stopped, cancel_futures=stopped)
 
     @staticmethod
     def _error(name: str, cause: dict[str, str]) -> dict[str, Any]:

@@ -178,6 +178,9 @@ def atomic_write(path: Path, data: str | bytes) -> None:
     """Write via a private temporary file in the same folder, then rename: readers never see
     a half-written report, and the file is readable by its owner only."""
     payload = data.encode("utf-8") if isinstance(data, str) else data
+    if path.is_symlink():
+        # Written through the link: the file it points to is replaced, the link stays.
+        path = path.resolve()
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         # Said of the folder the admin named, not of the temporary file inside it.

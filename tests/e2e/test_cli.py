@@ -760,3 +760,16 @@ def test_inputs_that_escaped_as_internal_errors_are_one_line(tmp_path):
         lines = [x for x in done.stderr.splitlines() if "no --baseline given" not in x]
         assert len(lines) == 1 and said in lines[0], (args, done.stderr)
         assert "Traceback" not in done.stderr and "internal error" not in done.stderr
+
+
+def test_output_through_a_symbolic_link_keeps_the_link(tmp_path):
+    """Issue 16, defect 11: -o on a link writes the file it points to; the link stays."""
+    target = tmp_path / "reports" / "latest.json"
+    target.parent.mkdir()
+    target.write_text("old")
+    link = tmp_path / "report.json"
+    link.symlink_to(target)
+    done = cli("run", "--demo", "--format", "json", "-o", str(link))
+    assert done.returncode == 2, done.stderr
+    assert link.is_symlink()
+    assert json.loads(target.read_text())["tenant"]["displayName"] == "Tailspin Toys (demo)"

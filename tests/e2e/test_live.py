@@ -514,3 +514,32 @@ def test_explain_runs_the_family_checks_live(fake):
     assert "domain:wingtip-promo.net (FAIL high)" in done.stdout
     assert fake.counts["exchange:Get-MessageTraceV2"] >= 1
     assert fake.counts["exchange:Get-TransportRule"] == 0  # only what those checks need
+
+
+class TestInterrupt:
+    def test_ctrl_c_stops_at_once_with_one_line_and_no_file(self, fake, tmp_path):
+        """Issue 16, defect 10: not a wait for requests in flight, not a traceback."""
+        import signal
+        import time
+
+        fake.inject("exchange:Get-InboundConnector", Fault("hang", delay=120))
+        target = tmp_path / "snapshot.json"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "auditor", "collect", "-o", str(target), *fake.cli_args()],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=fake.env(M365_AUDIT_CLIENT_SECRET=fake.app.secret),
+        )
+        deadline = time.monotonic() + 60
+        while fake.counts["exchange:Get-InboundConnector"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert fake.counts["exchange:Get-InboundConnector"] >= 1  # the request hangs now
+        sent = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+        assert time.monotonic() - sent < 10
+        assert process.returncode == 130
+        assert stderr.strip().splitlines()[-1] == "m365-audit: interrupted"
+        assert "Traceback" not in stderr
+        assert list(tmp_path.iterdir()) == []  # no snapshot, no temporary file

@@ -193,20 +193,19 @@ class HttpClient:
                         self.deadline.bound(self.policy.read_timeout),
                     ),
                 )
-            except requests.exceptions.ChunkedEncodingError:
-                if not reads:
-                    raise ApiError(None, f"{urlsplit(url).netloc} cut the answer short") from None
-                self._wait_or_raise(
-                    label,
-                    attempt,
-                    started,
-                    self._backoff(attempt),
-                    None,
-                    f"{urlsplit(url).netloc} cut the answer short",
-                )
-                continue
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                reason = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+            ) as exc:
+                if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+                    reason = "cut the answer short"
+                    if not reads:  # a write may have been done: not sent again
+                        raise ApiError(None, f"{urlsplit(url).netloc} {reason}") from None
+                elif isinstance(exc, requests.Timeout):
+                    reason = "timed out"
+                else:
+                    reason = "connection failed"
                 self._wait_or_raise(
                     label,
                     attempt,

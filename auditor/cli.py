@@ -29,6 +29,7 @@ from auditor.collect import (
     collect_tenant,
     resolve,
 )
+from auditor.collect.dnsquery import parse_server
 from auditor.commands import (
     baseline,
     collect,
@@ -587,6 +588,8 @@ def _access(args: argparse.Namespace) -> tuple[LiveAccess, CollectOptions]:
     try:
         trace_end = parse_time(args.trace_end) if args.trace_end else None
         cloud = resolve(args.cloud, args.authority, args.graph_url, args.exchange_url)
+        if args.dns_server:
+            parse_server(args.dns_server)  # checked now, not after sign-in
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if args.retries < 0 or args.timeout <= 0 or args.deadline <= 0:

@@ -19,15 +19,18 @@ Lookup = Callable[[str, str], dict[str, Any]]
 
 
 def parse_server(text: str) -> tuple[str, int]:
-    """`IP` or `IP:PORT` (`[IPv6]:PORT` for IPv6)."""
+    """`IP` or `IP:PORT` (`[IPv6]:PORT` for IPv6); ValueError naming what is wrong."""
     value = text.strip()
     if value.startswith("["):
         host, _, rest = value[1:].partition("]")
-        return host, int(rest.lstrip(":") or 53)
-    if value.count(":") == 1:
+        port = rest.lstrip(":") or "53"
+    elif value.count(":") == 1:
         host, port = value.split(":")
-        return host, int(port)
-    return value, 53
+    else:
+        host, port = value, "53"
+    if not host or not port.isascii() or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"--dns-server {text!r}: give IP, IP:PORT or [IPv6]:PORT")
+    return host, int(port)
 
 
 def render(rdtype: str, rdata: Any) -> str:

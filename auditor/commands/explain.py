@@ -14,6 +14,7 @@ from auditor import PROG
 from auditor.commands.run import Look, Target, audit, emit, warn
 from auditor.commands.run import render as render_format
 from auditor.common import jsonio
+from auditor.common.errors import UsageError
 from auditor.judge.model import Severity
 from auditor.judge.registry import discover
 from auditor.reports import json_report
@@ -33,6 +34,7 @@ class Family:
     links: tuple[str, ...] = ()
 
 
+MAX_TEXT = 20_000  # an NDR, headers and all, is a few thousand characters
 NDR_PAGE = (
     "https://learn.microsoft.com/en-us/troubleshoot/exchange/email-delivery/ndr/"
     "non-delivery-reports-in-exchange-online"
@@ -468,6 +470,11 @@ def explain(
     """Say what the NDR means; with a tenant to look at, run the checks that find its causes.
     `--format json` is one JSON document; the other machine formats carry the report alone,
     the explanation going to stderr."""
+    if len(text) > MAX_TEXT:
+        raise UsageError(
+            f"the text is {len(text):,} characters; an NDR's is far shorter: give its status "
+            f"line or code (at most {MAX_TEXT:,} characters)"
+        )
     family = recognise(text)
     if family is None:
         print(

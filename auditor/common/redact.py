@@ -7,8 +7,11 @@ and anything shaped like a bearer token, from any text before it leaves the proc
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import threading
+from urllib.parse import quote, quote_plus
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
@@ -28,10 +31,19 @@ MASK = "[REDACTED]"
 
 
 def register(secret: str | None) -> None:
+    """Mask `secret` wherever it appears, in every encoding it travels in: as is,
+    URL-encoded (a form body, a query string), JSON-escaped and base64 (Basic auth)."""
     # Short values would mask ordinary words in messages; real secrets are long.
     if secret and len(secret) >= 6:
+        forms = {
+            secret,
+            quote(secret, safe=""),
+            quote_plus(secret),
+            json.dumps(secret)[1:-1],
+            base64.b64encode(secret.encode()).decode(),
+        }
         with _lock:
-            _secrets.add(secret)
+            _secrets.update(f for f in forms if len(f) >= 6)
 
 
 def redact(text: str) -> str:

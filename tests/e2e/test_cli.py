@@ -773,3 +773,28 @@ def test_output_through_a_symbolic_link_keeps_the_link(tmp_path):
     assert done.returncode == 2, done.stderr
     assert link.is_symlink()
     assert json.loads(target.read_text())["tenant"]["displayName"] == "Tailspin Toys (demo)"
+
+
+def test_a_bad_dns_server_and_a_huge_explain_text_are_refused_before_any_work():
+    """Issue 16, defect 9: `--dns-server 127.0.0.1:abc` failed only after sign-in; `explain`
+    took seconds on 120 KB of text."""
+    done = cli(
+        "collect",
+        "-o",
+        "/tmp/never.json",
+        "--tenant",
+        "contoso.onmicrosoft.com",
+        "--client-id",
+        "00000000-0000-0000-0000-000000000001",
+        "--dns-server",
+        "127.0.0.1:abc",
+        "--authority",
+        "https://127.0.0.1:9",
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "m365-audit: --dns-server '127.0.0.1:abc': give IP, IP:PORT or [IPv6]:PORT"
+    )
+    done = cli("explain", "5.7.750 " + "x" * 120_000)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "characters; an NDR's is far shorter" in done.stderr

@@ -194,6 +194,23 @@ class TestRedaction:
             "https://learn.microsoft.com/a:b user@host"
         )
 
+    def test_a_secret_is_masked_in_every_encoding_it_travels_in(self):
+        """Issue 16, defect 7: a server that echoes the form-encoded secret leaked it."""
+        import base64 as b64
+        import json as _json
+        from urllib.parse import quote
+
+        secret = "s3cr=t+value/with&odd chars"
+        register(secret)
+        for form in (
+            secret,
+            quote(secret, safe=""),
+            _json.dumps(secret)[1:-1],
+            b64.b64encode(secret.encode()).decode(),
+        ):
+            assert MASK in redact(f"AADSTS9999: bad client_secret {form} given")
+            assert form not in redact(f"echo: {form}")
+
     def test_registered_secrets_are_masked_anywhere(self):
         register("plain-looking-secret-42")
         assert redact("the value plain-looking-secret-42 leaked") == f"the value {MASK} leaked"

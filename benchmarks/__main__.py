@@ -25,7 +25,6 @@ from benchmarks.tenants import snapshot_document
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCHES_IN_FLIGHT = 4  # auditor.collect.graph.BATCH_CONCURRENCY
-LAST_CPU = [0.0]  # CPU seconds of the last child run
 
 
 @dataclass(frozen=True)
@@ -44,9 +43,16 @@ FULL = Sizes(20_000, 2_000, 300, 10_000, 100_000, 450_000, (10_000, 100_000, 1_0
 SMOKE = Sizes(200, 20, 5, 100, 500, 2_000, (200, 2_000), 0.001)
 
 
-def _run(args: list[str], env: dict[str, str], timeout: float) -> tuple[int, float, float]:
-    """Exit code, wall seconds and peak RSS (MB) of one child process; its CPU seconds in
-    LAST_CPU."""
+@dataclass(frozen=True)
+class Child:
+    code: int
+    wall: float  # seconds
+    rss_mb: float  # peak
+    cpu: float  # seconds, user and system
+
+
+def _run(args: list[str], env: dict[str, str], timeout: float) -> Child:
+    """What one child process cost: exit code, wall time, peak memory and CPU time."""
     started = time.perf_counter()
     process = subprocess.Popen(
         args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT
@@ -62,8 +68,7 @@ def _run(args: list[str], env: dict[str, str], timeout: float) -> tuple[int, flo
         time.sleep(0.02)
     wall = time.perf_counter() - started
     code = os.waitstatus_to_exitcode(status)
-    LAST_CPU[0] = usage.ru_utime + usage.ru_stime
-    return code, wall, usage.ru_maxrss / 1024
+    return Child(code, wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime)
 
 
 def _fake(folder: str, mailboxes: int, trace_rows: int = 0):
@@ -80,18 +85,18 @@ def _fake(folder: str, mailboxes: int, trace_rows: int = 0):
     )
 
 
-def _collect(fake, folder: str) -> tuple[Path, float, float]:
-    """`m365-audit collect` of every source from the fake: the snapshot, wall s, peak MB."""
+def _collect(fake, folder: str) -> tuple[Path, Child]:
+    """`m365-audit collect` of every source from the fake: the snapshot and what it cost."""
     out = Path(folder) / "snapshot.json"
     env = fake.env(M365_AUDIT_CLIENT_SECRET=fake.app.secret)
-    code, wall, rss = _run(
+    child = _run(
         [sys.executable, "-m", "auditor", "collect", "-o", str(out), *fake.cli_args()],
         env,
         timeout=1800,
     )
-    if code not in (0, 2):
-        raise RuntimeError(f"collect exited {code}")
-    return out, wall, rss
+    if child.code not in (0, 2):
+        raise RuntimeError(f"collect exited {child.code}")
+    return out, child
 
 
 def collection(sizes: Sizes) -> dict[str, float]:
@@ -104,9 +109,9 @@ def collection(sizes: Sizes) -> dict[str, float]:
         with fake:
             fake.latency = sizes.latency
             fake_cpu = time.process_time()
-            out, wall, rss = _collect(fake, folder)
+            out, child = _collect(fake, folder)
             fake_cpu = time.process_time() - fake_cpu
-            client_cpu = LAST_CPU[0]
+            wall, rss, client_cpu = child.wall, child.rss_mb, child.cpu
             served = fake.requests_served
             trace_minimum = _trace_minimum(json.loads(out.read_text()))
             minimum = (
@@ -167,10 +172,10 @@ def trace_run(sizes: Sizes) -> dict[str, float]:
             tempfile.TemporaryDirectory() as folder,
             _fake(folder, sizes.trace_mailboxes, rows) as fake,
         ):
-            _, wall, rss = _collect(fake, folder)
+            _, child = _collect(fake, folder)
             figures[f"trace_{label}_rows"] = rows
-            figures[f"trace_{label}_wall"] = wall
-            figures[f"trace_{label}_rss_mb"] = rss
+            figures[f"trace_{label}_wall"] = child.wall
+            figures[f"trace_{label}_rss_mb"] = child.rss_mb
     return figures
 
 
@@ -210,7 +215,7 @@ def judging(sizes: Sizes) -> list[dict[str, float]]:
                 raise RuntimeError(done.stderr[-2000:])
             times = json.loads(done.stdout)
             # Peak memory of the whole CLI judging the file (no other copy around).
-            _, wall, rss = _run(
+            child = _run(
                 [
                     sys.executable,
                     "-m",
@@ -229,7 +234,13 @@ def judging(sizes: Sizes) -> list[dict[str, float]]:
                 timeout=1800,
             )
             rows.append(
-                {"users": users, "size_mb": size_mb, "cli_wall": wall, "rss_mb": rss, **times}
+                {
+                    "users": users,
+                    "size_mb": size_mb,
+                    "cli_wall": child.wall,
+                    "rss_mb": child.rss_mb,
+                    **times,
+                }
             )
     return rows
 

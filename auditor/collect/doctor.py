@@ -25,11 +25,11 @@ from auditor.collect.catalogue import EXCHANGE_PERMISSION, describe, with_depend
 from auditor.collect.collectors.dns_sources import zone_tests
 from auditor.collect.deadline import Deadline, DeadlineExceeded
 from auditor.collect.dnsquery import DnsClient
-from auditor.collect.exchange import APP_ANCHOR, ExchangeClient
+from auditor.collect.exchange import ExchangeClient
 from auditor.collect.graph import GraphClient
 from auditor.collect.http import ApiError, HttpClient
 from auditor.collect.live import LiveAccess
-from auditor.collect.runner import GUID, CollectOptions, api_cause
+from auditor.collect.runner import CollectOptions, api_cause, exchange_anchor, tenant_guid
 from auditor.mail.dnsbl import zone_distrust
 
 EXCHANGE_APP_ROLE = "Exchange.ManageAsApp"
@@ -217,29 +217,19 @@ class Doctor:
         )
         if not has_role:
             return probes  # the gateway would only refuse the token: the role can't be told
-        tenant_id = next(
-            (
-                str(c).lower()
-                for c in (self.access.tenant, claims.get("tid"), graph_claims.get("tid"))
-                if isinstance(c, str) and GUID.match(c)
-            ),
-            None,
-        )
+        tenant_id = tenant_guid(self.access.tenant, claims.get("tid"), graph_claims.get("tid"))
         role = EXCHANGE_PERMISSION.split(" + ", 1)[1]  # Entra role Global Reader
         if tenant_id is None:
             probes.append(
                 Probe(role, False, "the token carries no tenant id to call the gateway with")
             )
             return probes
-        anchor = f"{APP_ANCHOR}{tenant_id}"
-        if self.delegated and (claims.get("upn") or claims.get("preferred_username")):
-            anchor = f"UPN:{claims.get('upn') or claims.get('preferred_username')}"
         client = ExchangeClient(
             self.http,
             lambda: self.tokens.token(scope),
             self.access.cloud.exchange_url,
             tenant_id,
-            anchor,
+            exchange_anchor(tenant_id, claims, self.delegated),
         )
         try:
             client.call("Get-AcceptedDomain", label="doctor Get-AcceptedDomain")

@@ -234,7 +234,8 @@ class HttpClient:
                 continue
             if not expect_json and status < 400:
                 return status, None
-            if reads and expect_json and status < 300 and _try_json(response.content) is _NOT_JSON:
+            body = _try_json(response.content)  # parsed once: pages can be large
+            if reads and status < 300 and body is _NOT_JSON:
                 self._wait_or_raise(
                     label,
                     attempt,
@@ -244,7 +245,7 @@ class HttpClient:
                     f"answered HTTP {status} with {_describe_raw(response.content)}",
                 )
                 continue
-            return status, self._parse(response, label, allow_statuses)
+            return status, self._parse(response, body, allow_statuses)
 
     def _wait_or_raise(
         self,
@@ -268,12 +269,9 @@ class HttpClient:
             )
         self.sleep(delay)
 
-    def _parse(
-        self, response: requests.Response, label: str, allow_statuses: frozenset[int]
-    ) -> Any:
+    def _parse(self, response: requests.Response, body: Any, allow_statuses: frozenset[int]) -> Any:
         status = response.status_code
         raw = response.content
-        body = _try_json(raw)
         if status >= 400 and status not in allow_statuses:
             detail = describe_error_body(body)
             if not detail:

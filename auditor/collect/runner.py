@@ -92,6 +92,23 @@ def api_cause(name: str, exc: ApiError, delegated: bool) -> dict[str, str]:
     return {"kind": "permission", "summary": summary, "fix": fix}
 
 
+def tenant_guid(*candidates: Any) -> str | None:
+    """The first candidate that is a tenant GUID (--tenant, a token's `tid`), lower-case."""
+    for candidate in candidates:
+        if isinstance(candidate, str) and GUID.match(candidate):
+            return candidate.lower()
+    return None
+
+
+def exchange_anchor(tenant_id: str, claims: dict[str, Any], delegated: bool) -> str:
+    """`X-AnchorMailbox` for the gateway: the app's system mailbox, or for a delegated sign-in
+    the signed-in admin's own mailbox."""
+    user = claims.get("upn") or claims.get("preferred_username")
+    if delegated and user:
+        return f"UPN:{user}"
+    return f"{APP_ANCHOR}{tenant_id}"
+
+
 def _reason(cause: dict[str, str]) -> str:
     """The one-line error kept beside the cause: what happened, then what to do."""
     return f"{cause['summary']}; {cause['fix']}" if cause.get("fix") else cause["summary"]
@@ -136,27 +153,21 @@ class Collector:
                     f"{exc.message}"
                 )
                 return graph, None
-            anchor = f"{APP_ANCHOR}{tenant_id}"
-            if self.delegated:
-                # Delegated: the gateway is anchored on the signed-in admin's mailbox.
-                user = claims.get("upn") or claims.get("preferred_username")
-                if user:
-                    anchor = f"UPN:{user}"
             exchange = ExchangeClient(
                 self.http,
                 lambda: self.tokens.token(self.cloud.exchange_scope),
                 self.cloud.exchange_url,
                 tenant_id,
-                anchor,
+                exchange_anchor(tenant_id, claims, self.delegated),
             )
         return graph, exchange
 
     def _tenant_id(self, claims: dict[str, Any], graph: GraphClient | None) -> str:
         """The tenant's GUID: the gateway answers 401 to a domain in its URL. --tenant may be
         one already; else the Exchange token says it (`tid`); else Graph's /organization."""
-        for candidate in (self.tenant, claims.get("tid")):
-            if isinstance(candidate, str) and GUID.match(candidate):
-                return candidate.lower()
+        found = tenant_guid(self.tenant, claims.get("tid"))
+        if found:
+            return found
         if graph is None:
             raise ApiError(None, "the token carries no tenant id and Graph is not in use")
         rows = graph.get_all("organization", {"$select": "id"}, label="tenant id")

@@ -136,9 +136,6 @@ class Validator:
             validate_formats=format_checker is not None,
         )
 
-    def is_valid(self, document: Any) -> bool:
-        return self.compiled.is_valid(document)
-
     def iter_errors(self, document: Any) -> Iterable[jsonschema.ValidationError]:
         if self.compiled.is_valid(document):
             return iter(())

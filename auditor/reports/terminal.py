@@ -3,7 +3,6 @@ lists. The command decides (it knows whether stdout is a terminal); the renderer
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import Enum
 
@@ -35,7 +34,6 @@ _STATUS_STYLE = {
 }
 _RUN_STYLE = {"pass": "32", "waived": "36", "fail": "1;31", "incomplete": "1;35", "error": "1;35"}
 _SEVERITY_STYLE = {Severity.CRITICAL: "1;31", Severity.HIGH: "33"}
-_SGR = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def paint(view: View, text: str, style: str | None) -> str:
@@ -66,7 +64,3 @@ def recolour(view: View, wrapped: str, token: str, painted: str) -> str:
     if not view.color or token == painted:
         return wrapped
     return wrapped.replace(token, painted, 1)
-
-
-def visible_width(text: str) -> int:
-    return max((len(_SGR.sub("", line)) for line in text.splitlines()), default=0)

@@ -41,6 +41,7 @@ from auditor.commands import (
     run,
     setup,
 )
+from auditor.commands import siem as siem_cmd
 from auditor.common.errors import AuditInputError, UsageError
 from auditor.common.redact import redact, register
 from auditor.common.timeutil import parse_time
@@ -351,6 +352,42 @@ class _Parser(argparse.ArgumentParser):
         return sorted(set(options))
 
 
+def _add_siem(parser: argparse.ArgumentParser, required: bool = False) -> None:
+    parser.add_argument(
+        "--siem-url",
+        default=os.environ.get("M365_AUDIT_SIEM_URL"),
+        required=required and not os.environ.get("M365_AUDIT_SIEM_URL"),
+        metavar="URL",
+        help="post the results as OCSF events to this HTTP event collector (Splunk HEC style) "
+        "[M365_AUDIT_SIEM_URL]",
+    )
+    parser.add_argument(
+        "--siem-token-env",
+        default="M365_AUDIT_SIEM_TOKEN",
+        metavar="VAR",
+        help="environment variable holding the collector's token (default M365_AUDIT_SIEM_TOKEN)",
+    )
+    parser.add_argument(
+        "--siem-spool",
+        type=Path,
+        default=Path("."),
+        metavar="DIR",
+        help="where events that could not be delivered are kept (default: here)",
+    )
+
+
+def _siem(args: argparse.Namespace) -> run.SiemTarget | None:
+    """The SIEM target, checked before any audit: address, spool folder and token."""
+    if not args.siem_url:
+        return None
+    siem_cmd.check_target(args.siem_url, args.siem_spool)
+    token = os.environ.get(args.siem_token_env)
+    if not token:
+        raise UsageError(f"--siem-url needs the collector's token in ${args.siem_token_env}")
+    register(token)
+    return run.SiemTarget(args.siem_url, token, args.siem_spool)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
@@ -395,26 +432,7 @@ def _parser() -> argparse.ArgumentParser:
         help="a JSON report of an earlier run: every output then says what is new, resolved "
         "or changed since",
     )
-    run.add_argument(
-        "--siem-url",
-        default=os.environ.get("M365_AUDIT_SIEM_URL"),
-        metavar="URL",
-        help="post the results as OCSF events to this HTTP event collector (Splunk HEC style) "
-        "[M365_AUDIT_SIEM_URL]",
-    )
-    run.add_argument(
-        "--siem-token-env",
-        default="M365_AUDIT_SIEM_TOKEN",
-        metavar="VAR",
-        help="environment variable holding the collector's token (default M365_AUDIT_SIEM_TOKEN)",
-    )
-    run.add_argument(
-        "--siem-spool",
-        type=Path,
-        default=Path("."),
-        metavar="DIR",
-        help="where events that could not be delivered are kept (default: here)",
-    )
+    _add_siem(run)
     run.add_argument(
         "--save-snapshot", type=Path, metavar="FILE", help="live runs: also keep the snapshot"
     )
@@ -526,6 +544,14 @@ def _parser() -> argparse.ArgumentParser:
     fleet_cmd.add_argument("--dnsbl-zone", action="append", default=[], metavar="ZONE")
     _add_deadline(fleet_cmd)
     fleet_cmd.add_argument("-q", "--quiet", action="store_true")
+
+    siem_parser = sub.add_parser("siem", help="the SIEM spool")
+    siem_sub = siem_parser.add_subparsers(dest="siem_command", required=True, metavar="COMMAND")
+    flush = siem_sub.add_parser(
+        "flush",
+        help="resend the events a run could not deliver (the spool files), each exactly once",
+    )
+    _add_siem(flush, required=True)
 
     diff = sub.add_parser(
         "diff", help="what changed between two reports (findings) or two snapshots (configuration)"
@@ -649,11 +675,7 @@ def _target(args: argparse.Namespace) -> run.Target:
 def _cmd_run(args: argparse.Namespace) -> int:
     checks = discover()
     outputs = _outputs(args)  # a bad command line costs no collection
-    siem = (
-        run.SiemTarget(args.siem_url, args.siem_token_env, args.siem_spool)
-        if args.siem_url
-        else None
-    )
+    siem = _siem(args)
     return run.run(
         _target(args),
         args.baseline,
@@ -728,6 +750,13 @@ def _cmd_fleet(args: argparse.Namespace) -> int:
     )
 
 
+def _cmd_siem_flush(args: argparse.Namespace) -> int:
+    target = _siem(args)
+    if target is None:
+        raise UsageError("siem flush needs --siem-url (or $M365_AUDIT_SIEM_URL)")
+    return siem_cmd.flush(target.url, target.token, target.spool)
+
+
 def _cmd_diff(args: argparse.Namespace) -> int:
     return diff.diff(args.old, args.new, args.format)
 
@@ -774,6 +803,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "checks": _cmd_checks_list,
         "permissions": _cmd_permissions,
         "baseline": _cmd_baseline_init,
+        "siem": _cmd_siem_flush,
     }
     try:
         return handlers[args.command](args)

@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -229,6 +230,15 @@ def token_claims(token: str) -> dict[str, Any]:
     return claims if isinstance(claims, dict) else {}
 
 
+def _lifetime(result: dict[str, Any]) -> float:
+    """Seconds the token is good for: msal's `expires_in` (for a managed identity too), or
+    an hour, Entra ID's default, when it cannot be read."""
+    try:
+        return float(result["expires_in"])
+    except (KeyError, TypeError, ValueError):
+        return 3600.0
+
+
 class TokenSource:
     """Tokens per scope for one tenant and app, cached for the run. Every request msal makes
     (discovery, token) has a connect and a read timeout, cut to the deadline."""
@@ -253,7 +263,8 @@ class TokenSource:
         self.timeouts = timeouts
         self.deadline = deadline
         self._app: Any = None  # msal.ClientApplication or msal.ManagedIdentityClient
-        self._tokens: dict[str, str] = {}
+        self._tokens: dict[str, tuple[str, float]] = {}  # scope -> (token, good until)
+        self._cache = msal.TokenCache()  # ours, so that a token the service refused can go
         self._lock = threading.Lock()
 
     def _application(self) -> Any:
@@ -266,7 +277,9 @@ class TokenSource:
                 else msal.SystemAssignedManagedIdentity()
             )
             self._app = msal.ManagedIdentityClient(
-                identity, http_client=self._http or _TimedSession(self.timeouts, self.deadline)
+                identity,
+                http_client=self._http or _TimedSession(self.timeouts, self.deadline),
+                token_cache=self._cache,
             )
             return self._app
         options: dict[str, Any] = {"authority": self.cloud.authority(self.tenant)}
@@ -274,6 +287,7 @@ class TokenSource:
             # msal would first ask login.microsoftonline.com to validate an unknown host.
             options["instance_discovery"] = False
         options["http_client"] = self._http or _TimedSession(self.timeouts, self.deadline)
+        options["token_cache"] = self._cache
         try:
             if isinstance(self.credential, DeviceCode):
                 self._app = msal.PublicClientApplication(self.client_id, **options)
@@ -292,10 +306,25 @@ class TokenSource:
             ) from None
         return self._app
 
+    def renew(self, scope: str, stale: str) -> str:
+        """A new token for `scope` after a service refused `stale` (401: it expired early,
+        or was revoked): `stale` is forgotten here and in msal's cache, then one is asked
+        for. A token another thread renewed already is returned as it is."""
+        with self._lock:
+            if self._tokens.get(scope, ("",))[0] == stale:
+                del self._tokens[scope]
+            for entry in list(self._cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)):
+                if entry.get("secret") == stale:
+                    self._cache.remove_at(entry)
+        return self.token(scope)
+
     def token(self, scope: str) -> str:
         with self._lock:
-            if scope in self._tokens:
-                return self._tokens[scope]
+            cached = self._tokens.get(scope)
+            # A token is used until five minutes before it expires: a long run (message
+            # trace of a large tenant) outlives the first one.
+            if cached and time.monotonic() < cached[1]:
+                return cached[0]
             if self.deadline.expired():
                 raise AuthError(f"{self.deadline.message('sign-in finished')} for {scope}")
             app = self._application()
@@ -327,7 +356,8 @@ class TokenSource:
                 raise AuthError(f"sign-in for {scope} failed: {describe_failure(result)}")
             token = result["access_token"]
             register(token)
-            self._tokens[scope] = token
+            lifetime = _lifetime(result)
+            self._tokens[scope] = (token, time.monotonic() + max(0.0, lifetime - 300))
             return token
 
     def _no_answer(self) -> AuthError:

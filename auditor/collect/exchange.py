@@ -56,9 +56,11 @@ class ExchangeClient:
         base_url: str,
         tenant_id: str,
         anchor: str | None = None,
+        renew: Callable[[str], str] | None = None,
     ):
         self.http = http
         self._token = token
+        self._renew = renew  # a new token after a 401 to this one
         self.tenant_id = tenant_id
         self.anchor = anchor or f"{APP_ANCHOR}{tenant_id}"
         self.url = f"{base_url.rstrip('/')}/adminapi/beta/{tenant_id}/InvokeCommand"
@@ -86,6 +88,7 @@ class ExchangeClient:
                     "POST",
                     url,
                     token=self._token(),
+                    renew=self._renew,
                     json_body=body,
                     headers=headers,
                     label=label or cmdlet,

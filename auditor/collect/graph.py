@@ -20,9 +20,16 @@ BatchRequest = tuple[str, str] | tuple[str, str, Any]
 
 
 class GraphClient:
-    def __init__(self, http: HttpClient, token: Callable[[], str], base_url: str):
+    def __init__(
+        self,
+        http: HttpClient,
+        token: Callable[[], str],
+        base_url: str,
+        renew: Callable[[str], str] | None = None,
+    ):
         self.http = http
         self._token = token
+        self._renew = renew  # a new token after a 401 to this one
         self.base = f"{base_url.rstrip('/')}/v1.0"
 
     def get(self, path: str, params: Mapping[str, str] | None = None, label: str = "") -> Any:
@@ -30,6 +37,7 @@ class GraphClient:
             "GET",
             f"{self.base}/{path.lstrip('/')}",
             token=self._token(),
+            renew=self._renew,
             params=params,
             label=label,
         )
@@ -54,7 +62,13 @@ class GraphClient:
             seen.add(url)
             # The server does not carry request headers over to the next page: resend them.
             _, body = self.http.request_json(
-                "GET", url, token=self._token(), params=params, headers=headers, label=label
+                "GET",
+                url,
+                token=self._token(),
+                renew=self._renew,
+                params=params,
+                headers=headers,
+                label=label,
             )
             items.extend(_value(body, path))
             url = body.get("@odata.nextLink")
@@ -80,6 +94,7 @@ class GraphClient:
                     "POST",
                     f"{self.base}/$batch",
                     token=self._token(),
+                    renew=self._renew,
                     json_body=payload,
                     label=label or "POST $batch",
                     idempotent=True,  # batches of reads

@@ -21,12 +21,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 
 from auditor import __version__
 from auditor.collect.deadline import NO_DEADLINE, Deadline, DeadlineExceeded
 from auditor.common.redact import redact
 
 RETRIED_STATUSES = frozenset({429, 503, 504})
+# A write is sent again only when the server said it did not take it: 429 and 503 refuse the
+# request; 504 means a gateway stopped waiting for a server that may still have done it.
+WRITE_RETRIED_STATUSES = frozenset({429, 503})
 # Server errors a read can simply ask again (a write might have happened: it is not retried).
 READ_RETRIED_STATUSES = frozenset({500, 502})
 _MESSAGE_WAIT = re.compile(r"(?i)\b(?:after|in|wait)\s+(\d{1,4})\s*(?:seconds?|secs?|s)\b")
@@ -161,14 +165,16 @@ class HttpClient:
         allow_statuses: frozenset[int] = frozenset(),
         expect_json: bool = True,
         idempotent: bool | None = None,
+        renew: Callable[[str], str] | None = None,
     ) -> tuple[int, Any]:
         """Send one request, retrying what is worth retrying; return (status, parsed JSON).
         Statuses in `allow_statuses` come back instead of raising. With `expect_json` False a
         success may answer anything (a chat webhook answers `ok` or nothing): its body is
         then None. A read (`idempotent`, by default a GET) is also retried on 500 and 502, on
-        a body cut short and on a success that is not JSON: one blip must not fail a source."""
+        a body cut short and on a success that is not JSON: one blip must not fail a source.
+        A 401 to a `token` is answered once by `renew(token)`, a new token, and the request
+        sent again: a token can expire or be revoked before its time."""
         reads = method == "GET" if idempotent is None else idempotent
-        retried = RETRIED_STATUSES | (READ_RETRIED_STATUSES if reads else frozenset())
         label = label or f"{method} {urlsplit(url).path}"
         send_headers = {"Accept": "application/json", **(headers or {})}
         if token:
@@ -177,61 +183,28 @@ class HttpClient:
         attempt = 0
         while True:
             attempt += 1
-            self.deadline.check(label)
-            with self._lock:
-                self.requests_sent += 1
-            try:
-                response = self.session.request(
-                    method,
-                    url,
-                    params=params,
-                    json=json_body,
-                    data=data,
-                    headers=send_headers,
-                    timeout=(
-                        self.deadline.bound(self.policy.connect_timeout),
-                        self.deadline.bound(self.policy.read_timeout),
-                    ),
-                )
-            except (
-                requests.ConnectionError,
-                requests.Timeout,
-                requests.exceptions.ChunkedEncodingError,
-            ) as exc:
-                if isinstance(exc, requests.exceptions.ChunkedEncodingError):
-                    reason = "cut the answer short"
-                    if not reads:  # a write may have been done: not sent again
-                        raise ApiError(None, f"{urlsplit(url).netloc} {reason}") from None
-                elif isinstance(exc, requests.Timeout):
-                    reason = "timed out"
-                else:
-                    reason = "connection failed"
-                self._wait_or_raise(
-                    label,
-                    attempt,
-                    started,
-                    self._backoff(attempt),
-                    None,
-                    f"{urlsplit(url).netloc} {reason}",
-                )
+            response = self._send(
+                method,
+                url,
+                reads,
+                label,
+                attempt,
+                started,
+                params=params,
+                json=json_body,
+                data=data,
+                headers=send_headers,
+            )
+            if response is None:
                 continue
             status = response.status_code
-            if status in retried:
-                body = _try_json(response.content)
-                detail = describe_error_body(body) or response.reason or ""
-                reason = f"HTTP {status} {detail}".strip()
-                asked = retry_after_seconds(response.headers.get("Retry-After"))
-                if asked is None:
-                    asked = wait_from_message(body)
-                if asked is not None:
-                    # The service said how long: wait that long, or stop (when the request's
-                    # or the run's deadline cannot hold it), never retry early.
-                    delay = asked
-                    reason += f"; the service asked to wait {asked:.0f} s"
-                else:
-                    delay = min(self._backoff(attempt), self.policy.max_delay)
-                self._wait_or_raise(label, attempt, started, delay, status, reason)
-                continue
+            if status == 401 and token and renew is not None:
+                fresh = self._renewed(renew, token)
+                renew = None  # once
+                if fresh != token:
+                    token = fresh
+                    send_headers["Authorization"] = f"Bearer {token}"
+                    continue
             if not expect_json and status < 400:
                 return status, None
             body = _try_json(response.content)  # parsed once: pages can be large
@@ -246,6 +219,100 @@ class HttpClient:
                 )
                 continue
             return status, self._parse(response, body, allow_statuses)
+
+    @staticmethod
+    def _renewed(renew: Callable[[str], str], stale: str) -> str:
+        try:
+            return renew(stale)
+        except Exception as exc:  # the sign-in's own error, already one redacted line
+            raise ApiError(
+                401, f"the service refused the token and a new one could not be had: {exc}"
+            ) from None
+
+    def post(
+        self, url: str, data: bytes, headers: Mapping[str, str], label: str
+    ) -> requests.Response:
+        """POST once, without following redirects, and return whatever answered. Only what
+        the server surely did not act on is sent again: a refused connection, 429 and 503.
+        A reset or a timeout after the body went out, 500, 502 and 504 raise `ApiError`
+        (`ambiguous`): the server may have stored it, and a resend would duplicate it."""
+        started = self.clock()
+        attempt = 0
+        while True:
+            attempt += 1
+            response = self._send(
+                "POST",
+                url,
+                False,
+                label,
+                attempt,
+                started,
+                data=data,
+                headers=dict(headers),
+                allow_redirects=False,
+            )
+            if response is not None:
+                return response
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        reads: bool,
+        label: str,
+        attempt: int,
+        started: float,
+        **kwargs: Any,
+    ) -> requests.Response | None:
+        """One attempt. None when it failed in a way worth another attempt (after the wait,
+        which has been done); `ApiError` when it failed in a way that is not."""
+        self.deadline.check(label)
+        with self._lock:
+            self.requests_sent += 1
+        netloc = urlsplit(url).netloc
+        try:
+            response = self.session.request(
+                method,
+                url,
+                timeout=(
+                    self.deadline.bound(self.policy.connect_timeout),
+                    self.deadline.bound(self.policy.read_timeout),
+                ),
+                **kwargs,
+            )
+        except (
+            requests.ConnectionError,
+            requests.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+        ) as exc:
+            reason = f"{netloc} {_failure(exc)}"
+            if not reads and _maybe_received(exc):
+                # A write the server may have done is not sent again.
+                raise ApiError(
+                    None, f"{reason} after the request was sent; not sent again"
+                ) from None
+            self._wait_or_raise(label, attempt, started, self._backoff(attempt), None, reason)
+            return None
+        status = response.status_code
+        if status in (RETRIED_STATUSES if reads else WRITE_RETRIED_STATUSES) or (
+            reads and status in READ_RETRIED_STATUSES
+        ):
+            body = _try_json(response.content)
+            detail = describe_error_body(body) or response.reason or ""
+            reason = f"HTTP {status} {detail}".strip()
+            asked = retry_after_seconds(response.headers.get("Retry-After"))
+            if asked is None:
+                asked = wait_from_message(body)
+            if asked is not None:
+                # The service said how long: wait that long, or stop (when the request's
+                # or the run's deadline cannot hold it), never retry early.
+                delay = asked
+                reason += f"; the service asked to wait {asked:.0f} s"
+            else:
+                delay = min(self._backoff(attempt), self.policy.max_delay)
+            self._wait_or_raise(label, attempt, started, delay, status, reason)
+            return None
+        return response
 
     def _wait_or_raise(
         self,
@@ -292,6 +359,27 @@ def _try_json(raw: bytes) -> Any:
         return json.loads(raw.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         return _NOT_JSON
+
+
+def _failure(exc: Exception) -> str:
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "cut the answer short"
+    if isinstance(exc, requests.Timeout):
+        return "timed out"
+    return "connection failed"
+
+
+def _maybe_received(exc: Exception) -> bool:
+    """Whether the server may have received the request: not when the connection was never
+    made (refused, unresolvable, connect timeout), possibly in every other case."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return False
+    cause = exc.args[0] if exc.args else None
+    if isinstance(cause, urllib3.exceptions.MaxRetryError):
+        cause = cause.reason
+    return not isinstance(
+        cause, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ProxyError
+    )
 
 
 def _describe_raw(raw: bytes) -> str:

@@ -141,7 +141,10 @@ class Collector:
         if "graph" in services:
             self.tokens.token(self.cloud.graph_scope)
             graph = GraphClient(
-                self.http, lambda: self.tokens.token(self.cloud.graph_scope), self.cloud.graph_url
+                self.http,
+                lambda: self.tokens.token(self.cloud.graph_scope),
+                self.cloud.graph_url,
+                lambda stale: self.tokens.renew(self.cloud.graph_scope, stale),
             )
         if "exchange" in services:
             claims = token_claims(self.tokens.token(self.cloud.exchange_scope))
@@ -159,6 +162,7 @@ class Collector:
                 self.cloud.exchange_url,
                 tenant_id,
                 exchange_anchor(tenant_id, claims, self.delegated),
+                lambda stale: self.tokens.renew(self.cloud.exchange_scope, stale),
             )
         return graph, exchange
 

@@ -15,10 +15,9 @@ from typing import Any
 import baselines
 from auditor import PROG, demo, snapshot
 from auditor.collect import Collection, HttpClient, RetryPolicy
-from auditor.commands import diff
+from auditor.commands import diff, siem
 from auditor.common import jsonio
 from auditor.common.errors import AuditInputError, UsageError
-from auditor.common.redact import register
 from auditor.common.timeutil import utc_now
 from auditor.deliver import deliver, notify
 from auditor.deliver.notify import check_url
@@ -68,7 +67,7 @@ class Judged:
 @dataclass(frozen=True)
 class SiemTarget:
     url: str
-    token_env: str
+    token: str
     spool: Path
 
 
@@ -283,22 +282,13 @@ def tell(target: NotifyTarget, result: AuditResult) -> None:
             )
 
 
-def send_to_siem(siem: SiemTarget, result: AuditResult) -> bool:
-    token = os.environ.get(siem.token_env)
-    if not token:
-        raise UsageError(f"--siem-url needs the collector's token in ${siem.token_env}")
-    register(token)
-    delivery = deliver(
-        ocsf.events(result),
-        siem.url,
-        token,
-        HttpClient(RetryPolicy(max_attempts=4, deadline=120)),
-        siem.spool,
-    )
+def send_to_siem(target: SiemTarget, result: AuditResult) -> bool:
+    delivery = deliver(ocsf.events(result), target.url, target.token, siem.client(), target.spool)
     if delivery.failed:
         print(
             f"{PROG}: SIEM delivery failed after {delivery.sent} events ({delivery.error}); "
-            f"{delivery.failed} events kept in {delivery.spool}",
+            f"{delivery.failed} events kept in {delivery.spool}; resend them with "
+            f"`{PROG} siem flush`",
             file=sys.stderr,
         )
         return False

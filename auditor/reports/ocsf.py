@@ -3,6 +3,7 @@ Splunk, Elastic and Security Lake ingest them without a custom parser. Mapping: 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -38,6 +39,12 @@ FINDING_STATUS = {
 }
 
 
+def run_id(audit: AuditResult) -> str:
+    """One audit run: the tenant, the second it started and the snapshot it judged."""
+    text = f"{audit.tenant.id}\x00{audit.started_at}\x00{audit.snapshot_sha256}"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
 def _event(
     audit: AuditResult,
     outcome: CheckOutcome,
@@ -48,6 +55,7 @@ def _event(
 ) -> dict[str, Any]:
     spec = outcome.spec
     uid = fingerprint(audit.tenant.id, spec.id, resource or "")
+    run = run_id(audit)
     compliance_id, compliance = COMPLIANCE_STATUS[status]
     finding_id, finding = FINDING_STATUS[status]
     event: dict[str, Any] = {
@@ -66,7 +74,10 @@ def _event(
         "message": message,
         "metadata": {
             "version": OCSF_VERSION,
-            "uid": uid,
+            # The event's own id: this finding in this run. A collector that receives the
+            # same event twice (a resend after a reset) drops the copy by it.
+            "uid": hashlib.sha256(f"{run}\x00{uid}".encode()).hexdigest(),
+            "correlation_uid": run,
             "product": {
                 "name": "m365-mail-auditor",
                 "vendor_name": "m365-mail-auditor",

@@ -413,6 +413,28 @@ class TestFaults:
         assert "don't have access to all the objects" in reasons(report)["CONN-002"]
 
 
+    def test_a_token_that_expires_mid_run_is_renewed_once(self, fake):
+        """Graph and the gateway refuse every token issued so far, half-way through the run:
+        each request refused is answered once with a new token and sent again; the verdicts
+        are those of a run without the fault (issue 16, defect 4)."""
+        fake.inject("graph:domains", Fault("expire"))
+        done = cli(fake, "run", *DEMO_FINDINGS_ARGS)
+        assert done.returncode == 2, done.stderr  # as the demo: IP-001 cannot judge one
+        report = json.loads(done.stdout)
+        assert findings(report) == demo_findings()
+        assert report["rootCauses"] == [] or all(
+            "token" not in cause["cause"] for cause in report["rootCauses"]
+        )
+        assert fake.counts["token"] == 4  # Graph and Exchange at the start, and once more
+
+    def test_a_token_refused_again_after_renewal_is_an_error_not_a_loop(self, fake):
+        fake.inject("exchange:Get-InboundConnector", Fault("expire", times=5))
+        done = cli(fake, "run", *DEMO_FINDINGS_ARGS, "--check", "CONN-001")
+        assert done.returncode == 2
+        assert "Lifetime validation failed" in reasons(json.loads(done.stdout))["CONN-001"]
+        assert fake.counts["exchange:Get-InboundConnector"] == 2
+
+
 class TestSecrets:
     def test_a_token_answer_cut_short_leaks_nothing_and_is_one_line(self, fake, tmp_path):
         """msal logs an unparsable token answer with its body, the access token in it; that

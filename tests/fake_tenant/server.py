@@ -84,7 +84,8 @@ class Fault:
     records and a warning), truncated-token (a token answer cut off after the token),
     truncate (Exchange: a partial page with a truncation warning and no nextLink),
     exchange-throttle (429 whose wait is only in the message text), hang (accept the
-    request and never answer, until the fake stops or `delay` seconds pass)."""
+    request and never answer, until the fake stops or `delay` seconds pass), expire (every
+    token issued so far expires now; this request gets the 401 for it)."""
 
     kind: str
     times: int = 1
@@ -144,6 +145,7 @@ class FakeTenant:
         self.exchange_page_size = exchange_page_size
         self.licences = {"P1": True, "P2": True}
         self.tokens: dict[str, str] = {}  # issued access token -> resource
+        self.expired: set[str] = set()  # tokens refused as expired (before their `exp`)
         self.issued: list[str] = []  # every token and assertion handed out, for leak tests
         self.counts: Counter[str] = Counter()
         self.faults: dict[str, deque[Fault]] = defaultdict(deque)
@@ -254,6 +256,12 @@ class FakeTenant:
     def inject(self, route: str, *faults: Fault) -> None:
         with self._lock:
             self.faults[route].extend(faults)
+
+    def expire_tokens(self) -> None:
+        """Every access token issued so far is refused from now on, as Graph and the
+        Exchange gateway refuse one past its lifetime (docs/fake-tenant.md)."""
+        with self._lock:
+            self.expired.update(self.tokens)
 
     def revoke(self, grant: str) -> None:
         self.app.grants.discard(grant)
@@ -374,6 +382,11 @@ class _Handler(BaseHTTPRequestHandler):
         fault = self.fake.take_fault(route)
         if fault is None:
             return False
+        if fault.kind == "expire":
+            # The token this request carries, and every other, expires now: the request is
+            # refused with the service's own 401.
+            self.fake.expire_tokens()
+            return self._expired()
         if fault.kind == "slow":
             time.sleep(fault.delay)
             return False
@@ -691,7 +704,20 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- Graph -------------------------------------------------------------------------------
 
+    def _expired(self) -> bool:
+        header = self.headers.get("Authorization") or ""
+        if header[7:] not in self.fake.expired:
+            return False
+        # Graph's answer to an expired token (s1t5/mail-archiver#267 quotes it from a live
+        # tenant); the Exchange gateway answers 401 too.
+        self._graph_error(
+            401, "InvalidAuthenticationToken", "Lifetime validation failed, the token is expired."
+        )
+        return True
+
     def _graph(self, method: str, path: str, query: dict[str, str], raw: bytes) -> None:
+        if self._expired():
+            return
         if self._token_resource() != "graph":
             self._graph_error(401, "InvalidAuthenticationToken", "Access token validation failure.")
             return
@@ -945,6 +971,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _exchange(self, path: str, query: dict[str, str], raw: bytes) -> None:
         fake = self.fake
+        if self._expired():
+            return
         resource = self._token_resource()
         if resource != "exchange" or EXCHANGE_APP_PERMISSION not in fake.app.grants:
             self._graph_error(

@@ -40,6 +40,17 @@ def is_truncation(warning: str) -> bool:
     return any(word in lowered for word in TRUNCATION_WORDS)
 
 
+def refuse_empty_with_warning(cmdlet: str, answer: Answer) -> None:
+    """No records and a warning is not "none": the caller may lack access to the objects, or
+    the result may be partial."""
+    if not answer.records and answer.warnings:
+        raise IncompleteResult(
+            200,
+            f"{cmdlet} answered no records, with a warning (not taken as none): "
+            f"{answer.warnings[0][:200]}",
+        )
+
+
 @dataclass(frozen=True)
 class Answer:
     """Every record of one cmdlet's answer, and the warnings of its last page."""
@@ -128,12 +139,7 @@ class ExchangeClient:
         so is an empty one that comes with a warning: "none" must not be read from an answer
         that says something went wrong (no access to the objects, a partial result)."""
         answer = self.call(cmdlet, parameters, label)
-        if not answer.records and answer.warnings:
-            raise IncompleteResult(
-                200,
-                f"{cmdlet} answered no records, with a warning (not taken as none): "
-                f"{answer.warnings[0][:200]}",
-            )
+        refuse_empty_with_warning(cmdlet, answer)
         truncated = [w for w in answer.warnings if is_truncation(w)]
         if truncated:
             raise IncompleteResult(

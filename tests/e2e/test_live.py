@@ -412,7 +412,6 @@ class TestFaults:
         )
         assert "don't have access to all the objects" in reasons(report)["CONN-002"]
 
-
     def test_a_token_that_expires_mid_run_is_renewed_once(self, fake):
         """Graph and the gateway refuse every token issued so far, half-way through the run:
         each request refused is answered once with a new token and sent again; the verdicts

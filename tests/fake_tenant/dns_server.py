@@ -54,12 +54,18 @@ def _rdata_text(rdtype: str, value: str) -> str:
     return value
 
 
+BLOCKLIST_ZONES = (".zen.spamhaus.org", ".bl.spamcop.net", ".b.barracudacentral.org")
+
+
 class FakeDns:
     def __init__(self, zone: dict[str, list[str]] | None = None):
         self.zone = zone if zone is not None else load_zone()
         self.names = {key.split(" ", 1)[1] for key in self.zone}
         self.counts: Counter[str] = Counter()
         self.fail: set[str] = set()  # names answered SERVFAIL
+        # Whole kinds of names misbehaving: "blocklists" (names under a blocklist zone) or
+        # "records" (every other name) -> "servfail" or "silent" (no answer at all).
+        self.misbehave: dict[str, str] = {}
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.settimeout(0.2)
@@ -89,16 +95,21 @@ class FakeDns:
                 query = dns.message.from_wire(wire)
             except Exception:
                 continue
-            self.sock.sendto(self._answer(query).to_wire(max_size=65535), peer)
+            answer = self._answer(query)
+            if answer is not None:
+                self.sock.sendto(answer.to_wire(max_size=65535), peer)
 
-    def _answer(self, query: dns.message.Message) -> dns.message.Message:
+    def _answer(self, query: dns.message.Message) -> dns.message.Message | None:
         response = dns.message.make_response(query)
         response.flags |= dns.flags.AA
         question = query.question[0]
         name = question.name.to_text().rstrip(".").lower()
         rdtype = dns.rdatatype.to_text(question.rdtype)
         self.counts[f"{rdtype} {name}"] += 1
-        if name in self.fail:
+        kind = self.misbehave.get("blocklists" if name.endswith(BLOCKLIST_ZONES) else "records")
+        if kind == "silent":
+            return None
+        if name in self.fail or kind == "servfail":
             response.set_rcode(dns.rcode.SERVFAIL)
             return response
         answers = self.zone.get(f"{rdtype} {name}")

@@ -19,6 +19,7 @@ import bisect
 import json
 import re
 import secrets
+import socket
 import ssl
 import threading
 import time
@@ -74,6 +75,14 @@ FILTERS = {
 FILTERED_CMDLETS = ("Get-Mailbox", "Get-CASMailbox")
 
 
+BATCH_ITEM_FAULTS = {
+    "404": (404, "Request_ResourceNotFound"),
+    "403": (403, "Authorization_RequestDenied"),
+    "500": (500, "InternalServerError"),
+    "503": (503, "ServiceUnavailable"),
+}
+
+
 @dataclass
 class Fault:
     """One injected misbehaviour, used `times` times on its route, then gone.
@@ -85,7 +94,11 @@ class Fault:
     truncate (Exchange: a partial page with a truncation warning and no nextLink),
     exchange-throttle (429 whose wait is only in the message text), hang (accept the
     request and never answer, until the fake stops or `delay` seconds pass), expire (every
-    token issued so far expires now; this request gets the 401 for it)."""
+    token issued so far expires now; this request gets the 401 for it), 500, html-502 (a
+    proxy's HTML error page), cut (a body shorter than its Content-Length, then the connection
+    closes), value-object (`value` an object, not a list), endless (a new nextLink on every
+    page), repeat (the same nextLink again). Inside a $batch (route `graph:batch-item:…`):
+    429, 404, 403, 500, 503 for that item alone."""
 
     kind: str
     times: int = 1
@@ -280,6 +293,8 @@ class FakeTenant:
             self.licences = {"P1": True, "P2": True}
             self.dns.counts.clear()
             self.dns.fail.clear()
+            self.dns.misbehave.clear()
+            self.expired.clear()
 
     def take_fault(self, route: str) -> Fault | None:
         with self._lock:
@@ -418,6 +433,39 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(
                 200, b'{"token_type": "Bearer", "access_token": "' + token.encode() + b'", "exp'
             )
+            return True
+        if fault.kind == "500":
+            self._graph_error(500, "InternalServerError", "An internal server error occurred.")
+            return True
+        if fault.kind == "html-502":
+            # A proxy or front door's error page, not the service's JSON.
+            page = b"<html><head><title>502 Bad Gateway</title></head><body>502</body></html>"
+            self.send_response(502)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+            return True
+        if fault.kind == "cut":
+            # The headers promise more than the body brings: the connection closes mid-body.
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", "4096")
+            self.end_headers()
+            self.wfile.write(b'{"value": [{"Name": "')
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return True
+        if fault.kind == "value-object":
+            # `value` an object instead of a list: a proxy, or a changed API.
+            self._send(200, {"value": {"Name": "not a list"}})
+            return True
+        if fault.kind in ("endless", "repeat"):
+            # Paging that never ends: a new nextLink on every page, or the same one again.
+            token = secrets.token_urlsafe(6) if fault.kind == "endless" else "again"
+            here = f"{self.fake.base}{urlsplit(self.path).path}"
+            self._send(200, {"value": [], "@odata.nextLink": f"{here}?$skiptoken={token}"})
             return True
         if fault.kind == "nul-403":
             self._send(403, b"\x00" * 16)
@@ -794,6 +842,13 @@ class _Handler(BaseHTTPRequestHandler):
                     }
                 )
                 continue
+            if fault is not None:
+                # One item of the batch fails on its own (the $batch reference: each
+                # response has its own status), with Graph's error document.
+                status, code = BATCH_ITEM_FAULTS[fault.kind]
+                body = {"error": {"code": code, "message": f"{code} (injected)"}}
+                responses.append({"id": request["id"], "status": status, "body": body})
+                continue
             if request.get("method", "GET") == "POST":
                 status, body = self._graph_post(path, request.get("body"))
             else:
@@ -1114,7 +1169,13 @@ class _Handler(BaseHTTPRequestHandler):
                 skipped += 1
         rows = all_rows[low + skipped : min(high, low + skipped + size)]
         warnings = []
-        if high - low - skipped > size:
+        if self._truncated:  # fault `truncate`: part of the rows, and no way to the rest
+            rows = rows[: len(rows) // 2]
+            warnings.append(
+                "WARNING: There are more results available than currently displayed. The "
+                "output has been truncated."
+            )
+        elif high - low - skipped > size:
             last = rows[-1]
             # The warning's EndDate carries whole seconds, as in the published examples.
             shown = parse_time(last["Received"]).strftime("%Y-%m-%dT%H:%M:%SZ")

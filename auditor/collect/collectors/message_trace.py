@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from auditor.collect.collectors import CollectContext
-from auditor.collect.exchange import ExchangeClient, is_truncation
+from auditor.collect.exchange import ExchangeClient, is_truncation, refuse_empty_with_warning
 from auditor.collect.http import ApiError
 from auditor.common.timeutil import format_time, parse_time
 from auditor.mail.domains import address_domain, covering_domain
@@ -164,6 +164,8 @@ def _rows_in_window(
         cut = [w for w in answer.warnings if is_truncation(w) and more is None]
         if cut:
             raise ApiError(200, f"{CMDLET} returned an incomplete result: {cut[0][:200]}")
+        if more is None:
+            refuse_empty_with_warning(CMDLET, answer)
         fresh = 0
         for row in page:
             key = f"{row.get('MessageTraceId')}\n{str(row.get('RecipientAddress')).lower()}"

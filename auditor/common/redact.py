@@ -17,8 +17,9 @@ _lock = threading.Lock()
 _secrets: set[str] = set()
 
 _PATTERNS = (
-    # JWTs (access tokens, client assertions, GitHub OIDC tokens)
-    re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"),
+    # JWTs (access tokens, client assertions, GitHub OIDC tokens), whole or cut short: a
+    # message cut at its length limit may hold the header and part of the claims
+    re.compile(r"eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*){0,2}"),
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
     # The password of a URL (https://user:password@host/): a SIEM or proxy address may hold one
     re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)[^@\s/]+(?=@)"),

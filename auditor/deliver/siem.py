@@ -27,6 +27,7 @@ import requests
 from auditor.collect.deadline import DeadlineExceeded
 from auditor.collect.http import ApiError, HttpClient
 from auditor.common import jsonio
+from auditor.common.redact import redact
 from auditor.common.timeutil import format_time, utc_now
 
 BATCH = 500
@@ -48,6 +49,7 @@ class Refused(Exception):
     """The collector did not take a batch; `too_large` when it said so (413)."""
 
     def __init__(self, message: str, too_large: bool = False):
+        message = redact(" ".join(message.split()))  # the collector's own words may echo
         super().__init__(message)
         self.message = message
         self.too_large = too_large

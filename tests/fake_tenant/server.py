@@ -15,6 +15,7 @@ Routes (relative to https://127.0.0.1:PORT):
 
 from __future__ import annotations
 
+import base64
 import bisect
 import json
 import re
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, quote_plus, urlencode, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives import hashes
@@ -75,6 +76,8 @@ FILTERS = {
 FILTERED_CMDLETS = ("Get-Mailbox", "Get-CASMailbox")
 
 
+# Token request fields that carry a secret, echoed back when `echo` is on.
+ECHOED_FIELDS = ("client_secret", "client_assertion", "device_code", "refresh_token")
 BATCH_ITEM_FAULTS = {
     "404": (404, "Request_ResourceNotFound"),
     "403": (403, "Authorization_RequestDenied"),
@@ -159,6 +162,8 @@ class FakeTenant:
         self.licences = {"P1": True, "P2": True}
         self.tokens: dict[str, str] = {}  # issued access token -> resource
         self.expired: set[str] = set()  # tokens refused as expired (before their `exp`)
+        self.echo = False  # every error answer repeats the request's secrets (leak tests)
+        self.echoes = 0
         self.issued: list[str] = []  # every token and assertion handed out, for leak tests
         self.counts: Counter[str] = Counter()
         self.faults: dict[str, deque[Fault]] = defaultdict(deque)
@@ -295,6 +300,7 @@ class FakeTenant:
             self.dns.fail.clear()
             self.dns.misbehave.clear()
             self.expired.clear()
+            self.echo = False
 
     def take_fault(self, route: str) -> Fault | None:
         with self._lock:
@@ -379,7 +385,44 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
+    def _echoed(self) -> str:
+        """Every secret this request carried, as an error page that echoes its request (a
+        debugging proxy, an unknown AADSTS text) would show it: in one encoding per answer,
+        raw, URL-encoded, form-encoded, base64 and JSON-escaped in turn, so that over a run
+        each encoding comes first in some message (clients keep the start of a message)."""
+        carried = [self.headers.get("Authorization") or ""]
+        form = parse_qs(getattr(self, "_request_body", b"").decode("utf-8", "replace"))
+        carried += [v[0] for k, v in form.items() if k in ECHOED_FIELDS]
+        with self.fake._lock:
+            turn = self.fake.echoes % 5
+            self.fake.echoes += 1
+        encode = (
+            lambda v: v,
+            lambda v: quote(v, safe=""),
+            quote_plus,
+            lambda v: base64.b64encode(v.encode()).decode(),
+            lambda v: json.dumps(v)[1:-1],
+        )[turn]
+        # The secret part first: a short one fits whole in the part a client keeps.
+        return " | ".join(encode(v.removeprefix("Bearer ")) for v in carried[::-1] if v)
+
+    def _echo_into(self, body: dict[str, Any]) -> None:
+        """The echo goes first in each text, so that no cut the client makes hides it."""
+        text = "echo: " + self._echoed() + " "
+        error = body.get("error")
+        if isinstance(error, dict):
+            error["message"] = text + str(error.get("message", ""))
+            for detail in error.get("details") or ():
+                detail["message"] = text + str(detail.get("message", ""))
+            inner = (error.get("innererror") or {}).get("internalexception")
+            if isinstance(inner, dict):
+                inner["message"] = text + str(inner.get("message", ""))
+        if "error_description" in body:
+            body["error_description"] = text + str(body["error_description"])
+
     def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        if self.fake.echo and status >= 400 and isinstance(body, dict):
+            self._echo_into(body)
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -513,6 +556,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = parts.path
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         body = self._body()
+        self._request_body = body
         try:
             if path.startswith("/graph/v1.0/"):
                 self._graph(method, path[len("/graph/v1.0/") :], query, body)

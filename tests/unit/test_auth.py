@@ -186,6 +186,14 @@ class TestRedaction:
         assert "hunter2" not in masked
         assert masked.count(MASK) == 3
 
+    def test_a_jwt_cut_short_is_masked_too(self):
+        """A service's message cut at its length limit can end inside the token: header and
+        part of the claims, no second dot (found by tests/e2e/test_secrets.py)."""
+        assert redact("denied: eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.eyJhdWQiOiJodHRw") == (
+            f"denied: {MASK}"
+        )
+        assert redact("eyJhbGci") == "eyJhbGci"  # too short to be a token
+
     def test_a_password_in_a_url_is_masked(self):
         """Issue 16, defect 6: `--siem-url https://user:pass@host/` in an error line."""
         masked = redact("failed: https://splunk:hunter2secret@hec.example:8088/collector")

@@ -1,0 +1,13 @@
+"""Hypothesis profiles: `ci` (the default, bounded: the whole folder runs in about a minute)
+and `long` (`pytest tests/fuzz --hypothesis-profile=long`, thousands of cases per target)."""
+
+from hypothesis import HealthCheck, settings
+
+_COMMON = {
+    "deadline": None,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
+    "derandomize": False,
+}
+settings.register_profile("ci", max_examples=120, **_COMMON)
+settings.register_profile("long", max_examples=5000, **_COMMON)
+settings.load_profile("ci")

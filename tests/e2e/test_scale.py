@@ -4,11 +4,13 @@ thousands that Conditional Access names costs the same as a group of ten."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
 import pytest
 
+from tests.e2e.test_live import DEMO_BASELINE
 from tests.fake_tenant import FakeTenant
 from tests.fake_tenant.data import add_policy_group
 
@@ -110,3 +112,34 @@ def test_a_group_that_cannot_be_read_never_makes_an_admin_covered(staffed, tmp_p
     assert alice["status"] == "error", alice
     assert "members of a group it excludes were not collected" in alice["message"]
     assert done.returncode == 2
+
+
+@pytest.mark.timeout(300)
+def test_one_page_of_50k_connectors_keeps_the_rogue_one(tmp_path):
+    """Issue 16, defect 1: a single answer of 50,000 inbound connectors once lost the planted
+    rogue connector's results. Every connector is judged, the rogue one among them."""
+    with FakeTenant(tmp_path, exchange_page_size=100_000) as fake:
+        fake.honour_prefer = False
+        connectors = fake.data.exchange["Get-InboundConnector"]
+        partner = next(c for c in connectors if c["ConnectorType"] == "Partner")
+        planted = len(connectors)
+        for i in range(50_000):
+            connectors.insert(
+                i % planted, {**partner, "Name": f"P{i:05d}", "Identity": f"P{i:05d}"}
+            )
+        command = [sys.executable, "-m", "auditor", "run", "--format", "json"]
+        command += ["--check", "CONN-001", "--baseline", str(DEMO_BASELINE), *fake.cli_args()]
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=280,
+            env=fake.env(M365_AUDIT_CLIENT_SECRET=fake.app.secret),
+        )
+        assert fake.counts["exchange:Get-InboundConnector"] == 1  # one page
+    assert done.returncode == 1, done.stderr
+    (check,) = json.loads(done.stdout)["checks"]
+    added = [r for r in check["results"] if re.fullmatch(r"connector:P\d{5}", r["resource"])]
+    assert len(added) == 50_000
+    rogue = [r for r in check["results"] if r["resource"] == "connector:Relay-Backup"]
+    assert [r["status"] for r in rogue] == ["fail"]

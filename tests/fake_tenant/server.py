@@ -163,6 +163,9 @@ class FakeTenant:
         self.tokens: dict[str, str] = {}  # issued access token -> resource
         self.expired: set[str] = set()  # tokens refused as expired (before their `exp`)
         self.echo = False  # every error answer repeats the request's secrets (leak tests)
+        # The gateway caps a page at `Prefer: odata.maxpagesize`; off, a page is as large as
+        # `exchange_page_size` (one answer of 50,000 connectors).
+        self.honour_prefer = True
         self.echoes = 0
         self.issued: list[str] = []  # every token and assertion handed out, for leak tests
         self.counts: Counter[str] = Counter()
@@ -1152,7 +1155,9 @@ class _Handler(BaseHTTPRequestHandler):
                 records = [r for r in records if FILTERS[opath](r)]
             if parameters.get("ResultSize") != "Unlimited":
                 records = records[:1000]
-        size = min(fake.exchange_page_size, _max_page_size(self.headers.get("Prefer")))
+        size = fake.exchange_page_size
+        if fake.honour_prefer:
+            size = min(size, _max_page_size(self.headers.get("Prefer")))
         offset = int(query.get("$skiptoken", "0"))
         with fake._lock:
             fake.list_pages += 1

@@ -122,7 +122,8 @@ def run_check(item: Check, snapshot: Snapshot, baseline: Baseline) -> CheckOutco
             problems.append(f"source {name} is not in the snapshot")
             blocked.append(name)
         elif not record.ok:
-            problems.append(f"source {name}: {record.error}")
+            # A live collection's error names its source already: said once.
+            problems.append(f"source {name}: {record.error.removeprefix(f'{name}: ')}")
             blocked.append(name)
     if problems:
         groups = grouped(snapshot.sources, blocked)

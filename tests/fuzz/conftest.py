@@ -1,5 +1,6 @@
-"""Hypothesis profiles: `ci` (the default, bounded: the whole folder runs in about a minute)
-and `long` (`pytest tests/fuzz --hypothesis-profile=long`, thousands of cases per target)."""
+"""Hypothesis profiles: `ci` (the default, bounded: the whole folder runs in seconds) and
+`long` (`pytest tests/fuzz --hypothesis-profile=long --timeout=0`: thousands of cases per
+target, past the suite's per-test time limit)."""
 
 from hypothesis import HealthCheck, settings
 

@@ -26,6 +26,9 @@ class SourceInfo:
     licence: str = ""
     collect: Callable[[CollectContext], Any] | None = None
     depends: tuple[str, ...] = ()
+    # The part of the collection that needs no dependency, started with the first sources
+    # (its context has no dependencies); `collect` then finds it in `ctx.prefetched`.
+    prefetch: Callable[[CollectContext], Any] | None = None
 
     @property
     def service(self) -> str:
@@ -72,6 +75,7 @@ _CATALOGUE = (
         "Entra ID P1",
         collect=graph.registration_details,
         depends=("graph.roleAssignments", "graph.roleEligibilitySchedules", "graph.groupMembers"),
+        prefetch=graph.marked_admins,
     ),
     SourceInfo(
         "graph.users",

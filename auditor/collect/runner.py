@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -114,6 +114,17 @@ def _reason(cause: dict[str, str]) -> str:
     return f"{cause['summary']}; {cause['fix']}" if cause.get("fix") else cause["summary"]
 
 
+def _kept(value: Any = None, failure: Exception | None = None) -> Callable[[], Any]:
+    """A prefetched result to hand over later: the value, or the exception raised again."""
+
+    def get() -> Any:
+        if failure is not None:
+            raise failure
+        return value
+
+    return get
+
+
 class Collector:
     def __init__(
         self,
@@ -193,15 +204,8 @@ class Collector:
         data: dict[str, Any] = {}
         records: dict[str, dict[str, Any]] = {}
 
-        def run(name: str) -> dict[str, Any]:
-            info = describe(name)
-            for dependency in info.depends:
-                if records[dependency]["status"] != "ok":
-                    summary = f"not collected: {dependency} failed"
-                    return self._error(
-                        name, {"kind": "dependency", "summary": summary, "source": dependency}
-                    )
-            context = CollectContext(
+        def context_for(dependencies: Mapping[str, Any]) -> CollectContext:
+            return CollectContext(
                 graph=graph,
                 exchange=exchange,
                 now=started,
@@ -210,8 +214,30 @@ class Collector:
                 dns=dns,
                 dnsbl_zones=self.options.dnsbl_zones,
                 dnsbl_max_addresses=self.options.dnsbl_max_addresses,
-                dependencies={d: data[d] for d in info.depends},
+                dependencies=dependencies,
                 progress=self.progress,
+            )
+
+        def prefetch(name: str) -> Callable[[], Any]:
+            """Run the source's prefetch now; what it gives (or raises) is kept for later."""
+            step = describe(name).prefetch
+            assert step is not None
+            try:
+                return _kept(step(context_for({})))
+            except Exception as exc:  # raised again in the source's own collection
+                return _kept(failure=exc)
+
+        def run(name: str, early: Future | None = None) -> dict[str, Any]:
+            info = describe(name)
+            for dependency in info.depends:
+                if records[dependency]["status"] != "ok":
+                    summary = f"not collected: {dependency} failed"
+                    return self._error(
+                        name, {"kind": "dependency", "summary": summary, "source": dependency}
+                    )
+            context = replace(
+                context_for({d: data[d] for d in info.depends}),
+                prefetched=(lambda: early.result()()) if early is not None else None,
             )
             if info.collect is None:
                 return self._error(
@@ -247,13 +273,14 @@ class Collector:
                 record["note"] = "; ".join(context.notes)
             return record
 
-        self._schedule(names, run, records)
+        self._schedule(names, run, prefetch, records)
         return snapshot.document(self.tenant, self.cloud.name, records, started)
 
     def _schedule(
         self,
         names: list[str],
-        run: Callable[[str], dict[str, Any]],
+        run: Callable[[str, Future | None], dict[str, Any]],
+        prefetch: Callable[[str], Callable[[], Any]],
         records: dict[str, dict[str, Any]],
     ) -> None:
         """Run the sources as a dependency graph: a source starts when everything it needs is
@@ -273,24 +300,32 @@ class Collector:
 
         gates = {"exchange": threading.BoundedSemaphore(EXCHANGE_CONCURRENCY)}
 
-        def gated(name: str) -> dict[str, Any]:
+        early: dict[str, Future] = {}
+
+        def gated(name: str, step: Callable[[str], Any]) -> Any:
             gate = gates.get(describe(name).service)
             if gate is None:
-                return run(name)
+                return step(name)
             with gate:
-                return run(name)
+                return step(name)
+
+        def collect(name: str) -> dict[str, Any]:
+            return run(name, early.get(name))
 
         pending = set(names)
         workers = max(1, min(len(names), self.options.workers))
         pool = ThreadPoolExecutor(max_workers=workers)
         stopped = False
         try:
+            # What a source can read before its dependencies are done starts with the first.
+            for name in sorted(n for n in names if describe(n).prefetch and describe(n).depends):
+                early[name] = pool.submit(gated, name, prefetch)
             running: dict[Future, str] = {}
             while pending or running:
                 ready = [n for n in pending if all(d in records for d in describe(n).depends)]
                 for name in sorted(ready, key=priority):
                     pending.discard(name)
-                    running[pool.submit(gated, name)] = name
+                    running[pool.submit(gated, name, collect)] = name
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
                     records[running.pop(future)] = future.result()

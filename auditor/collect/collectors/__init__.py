@@ -28,6 +28,9 @@ class CollectContext:
     dependencies: Mapping[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     progress: Callable[[str], None] = lambda _text: None
+    # What the source's `prefetch` read while its dependencies were still being collected:
+    # its result, or its exception raised again. None when the source has no prefetch.
+    prefetched: Callable[[], Any] | None = None
 
     def need_graph(self) -> GraphClient:
         if self.graph is None:

@@ -250,14 +250,23 @@ def _principal_users(ctx: CollectContext) -> set[str]:
     return users
 
 
+REGISTRATION_PATH = "reports/authenticationMethods/userRegistrationDetails"
+
+
+def marked_admins(ctx: CollectContext) -> list[dict[str, Any]]:
+    """The registration report's own admins (its isAdmin filter): needs no other source, so
+    it is read while the role assignments are."""
+    return ctx.need_graph().get_all(
+        REGISTRATION_PATH, {"$filter": "isAdmin eq true"}, label="graph.userRegistrationDetails"
+    )
+
+
 def registration_details(ctx: CollectContext) -> list[dict[str, Any]]:
     """Admins from the report's own isAdmin filter, then any role holder it did not mark
     (eligible admins, admins through a group) fetched by id."""
     graph = ctx.need_graph()
-    path = "reports/authenticationMethods/userRegistrationDetails"
-    rows = graph.get_all(
-        path, {"$filter": "isAdmin eq true"}, label="graph.userRegistrationDetails"
-    )
+    path = REGISTRATION_PATH
+    rows = ctx.prefetched() if ctx.prefetched else marked_admins(ctx)
     found = {str(r.get("id")): project(r, REGISTRATION_FIELDS) for r in rows}
     missing = sorted(_principal_users(ctx) - set(found))
     if missing:

@@ -25,6 +25,7 @@ import urllib3
 
 from auditor import __version__
 from auditor.collect.deadline import NO_DEADLINE, Deadline, DeadlineExceeded
+from auditor.common import jsonio
 from auditor.common.redact import redact
 
 RETRIED_STATUSES = frozenset({429, 503, 504})
@@ -356,7 +357,7 @@ def _try_json(raw: bytes) -> Any:
     if not raw or not raw.strip(b"\x00 \r\n\t"):
         return _NOT_JSON
     try:
-        return json.loads(raw.decode("utf-8-sig"))
+        return jsonio.loads(raw.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         return _NOT_JSON
 

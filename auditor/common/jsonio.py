@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -77,14 +78,39 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return document
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def whole_text(value: Any) -> Any:
+    """`value` with every lone surrogate (JSON allows the escape `\\ud800`, which is no
+    character) replaced by U+FFFD: such a string could be judged, but never written as
+    UTF-8, so every report of it would fail."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [whole_text(v) for v in value]
+    if isinstance(value, dict):
+        return {whole_text(k): whole_text(v) for k, v in value.items()}
+    return value
+
+
+def loads(text: str, **options: Any) -> Any:
+    """`json.loads`, with lone surrogates replaced (only looked for when the text holds a
+    `\\ud` or `\\uD` escape at all: a large document costs one scan, not a walk)."""
+    value = json.loads(text, **options)
+    if "\\ud" in text or "\\uD" in text:
+        value = whole_text(value)
+    return value
+
+
 def parse_text(text: str, label: str, unique_keys: bool = False) -> Any:
     """JSON, or one line saying what is wrong with it. With `unique_keys` an object naming a
     key twice is refused (JSON readers keep the last one silently: a second "waivers" in a
     baseline would override the one its reviewers read)."""
     try:
         if unique_keys:
-            return json.loads(text, object_pairs_hook=_no_duplicates)
-        return json.loads(text)
+            return loads(text, object_pairs_hook=_no_duplicates)
+        return loads(text)
     except _DuplicateKey as exc:
         raise AuditInputError.one(
             label, "$", f"the key {str(exc)!r} appears twice in one object"
@@ -137,8 +163,13 @@ class Validator:
         )
 
     def iter_errors(self, document: Any) -> Iterable[jsonschema.ValidationError]:
-        if self.compiled.is_valid(document):
-            return iter(())
+        try:
+            if self.compiled.is_valid(document):
+                return iter(())
+        except UnicodeEncodeError:
+            # A lone surrogate (JSON's "\ud800") is not text the compiled validator can take:
+            # the reference implementation decides instead.
+            pass
         return self.reference.iter_errors(document)
 
 

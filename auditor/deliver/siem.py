@@ -234,7 +234,7 @@ def read_spool(path: Path, name: Path | None = None) -> list[dict[str, Any]]:
         if not line.strip():
             continue
         try:
-            event = json.loads(line)
+            event = jsonio.loads(line)
         except ValueError:
             raise SpoolError(f"{label}:{number}: not a JSON line") from None
         if (

@@ -207,3 +207,27 @@ def test_atomic_write_into_a_pipe_writes_through_it(tmp_path):
     reader.join(timeout=10)
     assert received == [b"report\n"]
     assert stat.S_ISFIFO(fifo.stat().st_mode)
+
+
+def test_a_lone_surrogate_becomes_a_replacement_character():
+    """Found by the long fuzz run: JSON's `\\ud800` escape is no character, and a string
+    holding one could be judged but never written as UTF-8 (every report failed)."""
+    from auditor.common import jsonio
+
+    assert jsonio.loads('{"a\\ud800": ["x\\udc00y", "\\ud83d\\ude00"]}') == {
+        "a\ufffd": ["x\ufffdy", "\U0001f600"]
+    }
+    raw = json.dumps(snapshot_doc({"exchange.inboundConnectors": [inbound("Relay\ud800X")]}))
+    parsed = snapshot_mod.parse(raw.encode(), "s.json")
+    names = [c["Name"] for c in parsed.sources["exchange.inboundConnectors"].data]
+    assert names == ["Relay\ufffdX"]
+    ("\n".join(names)).encode("utf-8")  # writable
+
+
+def test_licence_counts_that_are_not_numbers_are_refused_by_the_schema():
+    """Found by the long fuzz run: SUB-001 met a list where prepaidUnits.enabled is a number."""
+    sku = {"skuId": "s", "prepaidUnits": {"enabled": [1]}, "consumedUnits": 1}
+    raw = json.dumps(snapshot_doc({"graph.subscribedSkus": [sku]})).encode()
+    with pytest.raises(AuditInputError) as caught:
+        snapshot_mod.parse(raw, "s.json")
+    assert any("prepaidUnits.enabled" in line for line in caught.value.lines())

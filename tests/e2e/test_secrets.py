@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote, quote_plus
 
 from tests.e2e.test_live import DEMO_FINDINGS_ARGS, cli
+from tests.e2e.test_siem import flush
 from tests.fake_tenant import Fault
 
 WRONG_SECRET = "wrong-but-secret-value-8f3a1c"
@@ -145,26 +143,7 @@ def test_no_secret_in_any_output_when_every_service_echoes_them(fake, tmp_path):
                 auth="none",
             ),
         ]
-        siem_env = {**os.environ, "M365_AUDIT_SIEM_TOKEN": SIEM_TOKEN}
-        runs.append(
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "auditor",
-                    "siem",
-                    "flush",
-                    "--siem-url",
-                    f"{echo.base}/services/collector/event",
-                    "--siem-spool",
-                    str(out),
-                ],
-                capture_output=True,
-                text=True,
-                timeout=60,
-                env=siem_env,
-            )
-        )
+        runs.append(flush(f"{echo.base}/services/collector/event", out, SIEM_TOKEN))
     finally:
         echo.close()
 

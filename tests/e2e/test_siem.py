@@ -124,29 +124,31 @@ class Collector:
         self.server.server_close()
 
 
-def run_with_siem(url: str, spool: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "M365_AUDIT_SIEM_TOKEN": TOKEN}
+def siem_cli(*args: str, token: str = TOKEN) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "M365_AUDIT_SIEM_TOKEN": token}
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "auditor",
-            "run",
-            "--demo",
-            "--format",
-            "json",
-            "-o",
-            str(spool / "report.json"),
-            "--siem-url",
-            url,
-            "--siem-spool",
-            str(spool),
-            *extra,
-        ],
+        [sys.executable, "-m", "auditor", *args],
         capture_output=True,
         text=True,
         timeout=60,
         env=env,
+    )
+
+
+def run_with_siem(url: str, spool: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    report = str(spool / "report.json")
+    return siem_cli(
+        "run",
+        "--demo",
+        "--format",
+        "json",
+        "-o",
+        report,
+        "--siem-url",
+        url,
+        "--siem-spool",
+        str(spool),
+        *extra,
     )
 
 
@@ -216,25 +218,8 @@ def test_ocsf_output_is_deterministic_but_for_time(fmt):
     assert [strip(x) for x in first] == [strip(x) for x in second]
 
 
-def flush(url: str, spool: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "M365_AUDIT_SIEM_TOKEN": TOKEN}
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "auditor",
-            "siem",
-            "flush",
-            "--siem-url",
-            url,
-            "--siem-spool",
-            str(spool),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-    )
+def flush(url: str, spool: Path, token: str = TOKEN) -> subprocess.CompletedProcess[str]:
+    return siem_cli("siem", "flush", "--siem-url", url, "--siem-spool", str(spool), token=token)
 
 
 def ocsf_events() -> list[dict]:

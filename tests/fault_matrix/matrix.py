@@ -108,17 +108,17 @@ HTTP = frozenset({"graph", "exchange"})
 MANY = 10_000  # "persistent": more times than any run asks
 KINDS: tuple[Kind, ...] = (
     # Transient: once, then the service answers. The verdict must be the fault-free one.
-    Kind("429+RA", "429 with Retry-After: 1, once", HTTP, False, lambda: Fault("429", 1, "1")),
-    Kind("429", "429 without Retry-After, once", HTTP, False, lambda: Fault("429")),
-    Kind("503", "503, once", HTTP, False, lambda: Fault("503")),
-    Kind("500", "500, once", HTTP, False, lambda: Fault("500")),
-    Kind("html-502", "a proxy's HTML 502 page, once", HTTP, False, lambda: Fault("html-502")),
-    Kind("drop", "connection closed without an answer, once", HTTP, False, lambda: Fault("drop")),
-    Kind("cut", "body shorter than its Content-Length, once", HTTP, False, lambda: Fault("cut")),
-    Kind("bad-json", "200 with invalid JSON, once", HTTP, False, lambda: Fault("invalid-json")),
+    Kind("429+RA", "429 with Retry-After: 1", HTTP, False, lambda: Fault("429", 1, "1")),
+    Kind("429", "429 without Retry-After", HTTP, False, lambda: Fault("429")),
+    Kind("503", "503", HTTP, False, lambda: Fault("503")),
+    Kind("500", "500", HTTP, False, lambda: Fault("500")),
+    Kind("html-502", "a proxy's HTML 502 page", HTTP, False, lambda: Fault("html-502")),
+    Kind("drop", "connection closed without an answer", HTTP, False, lambda: Fault("drop")),
+    Kind("cut", "body shorter than its Content-Length", HTTP, False, lambda: Fault("cut")),
+    Kind("bad-json", "200 with invalid JSON", HTTP, False, lambda: Fault("invalid-json")),
     Kind(
         "slow",
-        "no answer within --timeout 1, once",
+        "no answer within --timeout 1",
         HTTP,
         False,
         lambda: Fault("slow", delay=2.5),
@@ -126,7 +126,7 @@ KINDS: tuple[Kind, ...] = (
     ),
     Kind(
         "expired",
-        "401: every token expires early, once",
+        "401: every token expires early",
         HTTP,
         False,
         lambda: Fault("expire"),
@@ -134,14 +134,14 @@ KINDS: tuple[Kind, ...] = (
     ),
     Kind(
         "ex-throttle",
-        "Exchange's 429 with the wait in its message, once",
+        "Exchange's 429 with the wait in its message",
         frozenset({"exchange"}),
         False,
         lambda: Fault("exchange-throttle"),
     ),
     Kind(
         "item-429",
-        "one $batch item 429, once",
+        "one $batch item 429",
         frozenset({"batch-item"}),
         False,
         lambda: Fault("429", 1, "1"),
@@ -539,22 +539,23 @@ OUTCOMES = (
 
 
 def table(matrix: Matrix) -> str:
-    """One row per fault kind, then the totals: the project's reliability figure."""
-    kinds = {k.name: k for k in KINDS}
+    """One row per fault, then the totals: the project's reliability figure."""
+    rows = [(k.name, k.what, k.persistent) for k in KINDS]
+    rows += [(f"sign-in {name}", what, True) for name, what, _, _ in SIGN_IN_KINDS]
     lines = [
-        "| fault | kind | cells | " + " | ".join(OUTCOMES) + " |",
+        "| fault | | cells | " + " | ".join(OUTCOMES) + " |",
         "|---|---|---:|" + "---:|" * len(OUTCOMES),
     ]
-    names = [k.name for k in KINDS] + [f"sign-in {k[0]}" for k in SIGN_IN_KINDS]
-    for name in names:
+    for name, what, persistent in rows:
         if name.startswith("sign-in "):
             cells = [c for c in matrix.cells if c.route == "token" and c.kind == name[8:]]
-            what = "persistent"
         else:
             cells = [c for c in matrix.cells if c.kind == name and c.route != "token"]
-            what = "persistent" if kinds[name].persistent else "transient"
         counts = [sum(1 for c in cells if c.outcome == o) for o in OUTCOMES]
-        lines.append(f"| {name} | {what} | {len(cells)} | " + " | ".join(map(str, counts)) + " |")
+        kind = "for good" if persistent else "once"
+        lines.append(
+            f"| `{name}` | {what} ({kind}) | {len(cells)} | " + " | ".join(map(str, counts)) + " |"
+        )
     totals = [matrix.count(o) for o in OUTCOMES]
     lines.append(
         f"| **all** | | **{len(matrix.cells)}** | " + " | ".join(f"**{t}**" for t in totals) + " |"

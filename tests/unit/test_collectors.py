@@ -14,6 +14,7 @@ from auditor.collect.clouds import resolve
 from auditor.collect.collectors import CollectContext, normalise_time
 from auditor.collect.collectors.message_trace import (
     RateLimiter,
+    Seen,
     aggregate,
     continuation,
     message_trace,
@@ -22,6 +23,7 @@ from auditor.collect.collectors.message_trace import (
 from auditor.collect.exchange import ExchangeClient
 from auditor.collect.http import ApiError, HttpClient, RetryPolicy
 from auditor.collect.runner import Collector, api_cause
+from auditor.common.timeutil import parse_time
 from auditor.snapshot import data_problem
 from tests.unit.test_http import INVOKE, Clock
 
@@ -373,3 +375,29 @@ def test_an_unexpected_collector_failure_is_that_source_s_error(monkeypatch):
         "cause": {"kind": "collector", "summary": "collector failed: KeyError: 'DomainName'"},
     }
     assert document["sources"]["graph.organization"]["status"] == "ok"
+
+
+class TestTraceRowsSeen:
+    """Only the rows a later answer can repeat are remembered (issue 15: trace memory)."""
+
+    def test_a_continuation_repeats_the_last_instant_and_is_counted_once(self):
+        t = [parse_time(f"2026-11-20T10:00:0{i}Z") for i in range(4)]
+        seen = Seen(edges=())
+        page = [("a", t[3]), ("b", t[2]), ("c", t[1]), ("d", t[1])]
+        assert [seen.first_time(k, w) for k, w in page] == [True] * 4
+        seen.page_done(page, next_end=t[1])
+        assert seen.previous == {"c", "d"}  # nothing newer is held
+        assert [seen.first_time(k, w) for k, w in [("d", t[1]), ("e", t[1]), ("f", t[0])]] == [
+            False,
+            True,
+            True,
+        ]
+
+    def test_a_row_at_the_instant_two_windows_share_is_counted_once(self):
+        edge = parse_time("2026-11-10T00:00:00Z")
+        seen = Seen(edges=[edge])
+        assert seen.first_time("x", edge)
+        seen.page_done([("x", edge)], next_end=edge)
+        seen.page_done([], next_end=edge)  # another window's pages in between
+        assert not seen.first_time("x", edge)
+        assert seen.at_edges == {"x"}

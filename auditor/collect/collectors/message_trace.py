@@ -15,7 +15,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -142,13 +142,13 @@ def _rows_in_window(
     end: datetime,
     limiter: RateLimiter,
     progress: Callable[[str], None],
-    seen: set[str],
+    seen: Seen,
     totals: Totals,
 ) -> None:
     """Every row of one window. The cmdlet has no paging: a full answer ends with a warning
     naming the next query, which continues from the last row's `Received` and recipient (rows
     come newest first, ties by recipient) and repeats that boundary row. Rows are
-    de-duplicated on (MessageTraceId, recipient) across the whole collection. Each row is
+    de-duplicated on (MessageTraceId, recipient) where they can repeat (`Seen`). Each row is
     counted as its page arrives and dropped: memory follows the counts, not the rows."""
     params: dict[str, Any] = {
         "StartDate": format_time(start),
@@ -167,11 +167,13 @@ def _rows_in_window(
         if more is None:
             refuse_empty_with_warning(CMDLET, answer)
         fresh = 0
+        keys: list[tuple[str, datetime]] = []
         for row in page:
             key = f"{row.get('MessageTraceId')}\n{str(row.get('RecipientAddress')).lower()}"
-            if key not in seen:
-                seen.add(key)
-                totals.add(row)
+            when = parse_time(str(row["Received"]))
+            keys.append((key, when))
+            if seen.first_time(key, when):
+                totals.add(row, when)
                 fresh += 1
         taken += fresh
         progress(f"exchange.messageTrace: {taken} rows from {params['StartDate'][:10]}")
@@ -188,6 +190,30 @@ def _rows_in_window(
             "StartingRecipientAddress": (more or {}).get("StartingRecipientAddress")
             or last["RecipientAddress"],
         }
+        seen.page_done(keys, parse_time(str(params["EndDate"])))
+
+
+class Seen:
+    """The rows counted already that a later answer can repeat, and only those: the rows of
+    the page before at or after the continuation's EndDate (the next query starts there and
+    repeats them; normally the rows of the page's last instant), and the rows at the instant
+    two adjacent windows share. Memory follows the rows of one instant, not of the trace."""
+
+    def __init__(self, edges: Iterable[datetime]):
+        self.edges = frozenset(edges)
+        self.at_edges: set[str] = set()
+        self.previous: set[str] = set()
+
+    def first_time(self, key: str, when: datetime) -> bool:
+        if key in self.previous or key in self.at_edges:
+            return False
+        if when in self.edges:
+            self.at_edges.add(key)
+        return True
+
+    def page_done(self, keys: list[tuple[str, datetime]], next_end: datetime) -> None:
+        """The page's rows the next query (which ends at `next_end`) can answer again."""
+        self.previous = {key for key, when in keys if when <= next_end}
 
 
 class Totals:
@@ -213,9 +239,9 @@ class Totals:
             known = self._covered[domain] = covering_domain(domain, self.accepted) is not None
         return known
 
-    def add(self, row: Mapping[str, Any]) -> None:
+    def add(self, row: Mapping[str, Any], when: datetime | None = None) -> None:
         self.rows += 1
-        when = parse_time(str(row["Received"]))
+        when = when or parse_time(str(row["Received"]))
         recipient = address_domain(row.get("RecipientAddress"))
         # The aggregates: every row with a sender, the expanded group's own row included.
         sender_domain = address_domain(row.get("SenderAddress"))
@@ -371,8 +397,10 @@ def message_trace(ctx: CollectContext, limiter: RateLimiter | None = None) -> di
         on_wait=ctx.progress, sleep=lambda seconds: exchange.http.wait(seconds, f"{CMDLET} quota")
     )
     totals = Totals(accepted)
-    seen: set[str] = set()
-    for start, stop in windows(end, ctx.trace_days):
+    spans = windows(end, ctx.trace_days)
+    # The instants two windows share, as the queries give them (whole seconds).
+    seen = Seen(parse_time(format_time(lower)) for lower, _ in spans)
+    for start, stop in spans:
         _rows_in_window(exchange, start, stop, limiter, ctx.progress, seen, totals)
     return _summary(totals, end - timedelta(days=ctx.trace_days), end)
 

@@ -231,3 +231,12 @@ def test_licence_counts_that_are_not_numbers_are_refused_by_the_schema():
     with pytest.raises(AuditInputError) as caught:
         snapshot_mod.parse(raw, "s.json")
     assert any("prepaidUnits.enabled" in line for line in caught.value.lines())
+
+
+def test_a_skipped_blocklist_entry_without_its_connector_is_refused_by_the_schema():
+    """Found by the long fuzz run: IP-001 met a skipped entry without `connector`."""
+    data = {"resolver": "r", "zones": ["z"], "addresses": [], "skipped": [{"entry": "::/0"}]}
+    raw = json.dumps(snapshot_doc({"dns.blocklists": data})).encode()
+    with pytest.raises(AuditInputError) as caught:
+        snapshot_mod.parse(raw, "s.json")
+    assert any("skipped[0]" in line and "connector" in line for line in caught.value.lines())

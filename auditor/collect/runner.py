@@ -114,17 +114,6 @@ def _reason(cause: dict[str, str]) -> str:
     return f"{cause['summary']}; {cause['fix']}" if cause.get("fix") else cause["summary"]
 
 
-def _kept(value: Any = None, failure: Exception | None = None) -> Callable[[], Any]:
-    """A prefetched result to hand over later: the value, or the exception raised again."""
-
-    def get() -> Any:
-        if failure is not None:
-            raise failure
-        return value
-
-    return get
-
-
 class Collector:
     def __init__(
         self,
@@ -218,14 +207,12 @@ class Collector:
                 progress=self.progress,
             )
 
-        def prefetch(name: str) -> Callable[[], Any]:
-            """Run the source's prefetch now; what it gives (or raises) is kept for later."""
+        def prefetch(name: str) -> Any:
+            """The source's prefetch, run now; its future holds the result or the error,
+            which `Future.result()` raises again in the source's own collection."""
             step = describe(name).prefetch
             assert step is not None
-            try:
-                return _kept(step(context_for({})))
-            except Exception as exc:  # raised again in the source's own collection
-                return _kept(failure=exc)
+            return step(context_for({}))
 
         def run(name: str, early: Future | None = None) -> dict[str, Any]:
             info = describe(name)
@@ -237,7 +224,7 @@ class Collector:
                     )
             context = replace(
                 context_for({d: data[d] for d in info.depends}),
-                prefetched=(lambda: early.result()()) if early is not None else None,
+                prefetched=early.result if early is not None else None,
             )
             if info.collect is None:
                 return self._error(
@@ -280,7 +267,7 @@ class Collector:
         self,
         names: list[str],
         run: Callable[[str, Future | None], dict[str, Any]],
-        prefetch: Callable[[str], Callable[[], Any]],
+        prefetch: Callable[[str], Any],
         records: dict[str, dict[str, Any]],
     ) -> None:
         """Run the sources as a dependency graph: a source starts when everything it needs is

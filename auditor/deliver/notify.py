@@ -43,10 +43,13 @@ def kind_of(url: str, asked: str = "auto") -> str:
     return "json"
 
 
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")  # where plain http:// is allowed (tests)
+
+
 def check_url(url: str, number: int) -> None:
     """Refuse an address that is not HTTPS (plain HTTP only to this machine, for testing)."""
     parts = urlsplit(url)
-    local = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    local = parts.hostname in LOCAL_HOSTS
     if parts.scheme != "https" and not (parts.scheme == "http" and local):
         raise ValueError(f"notification webhook {number} is not an https:// address")
 

@@ -29,12 +29,12 @@ from auditor.collect.http import ApiError, HttpClient
 from auditor.common import jsonio
 from auditor.common.redact import redact
 from auditor.common.timeutil import format_time, utc_now
+from auditor.deliver.notify import LOCAL_HOSTS
 
 BATCH = 500
 MAX_REDIRECTS = 3
 SPOOL_GLOB = "m365-audit-undelivered-*.ndjson"
 CLAIMED = ".sending"
-LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,7 @@ def _send(
     headers: dict[str, str],
     batch: Sequence[dict[str, Any]],
     kept: list[dict[str, Any]],
-) -> tuple[int, str]:
+) -> tuple[int, Refused | None]:
     """Send `batch`, halving it on 413; what the collector does not take goes to `kept`.
     Returns (events sent, the first failure) and stops at a failure that is not 413."""
     try:
@@ -163,33 +163,40 @@ def _send(
     except Refused as exc:
         if exc.too_large and len(batch) > 1:
             half = len(batch) // 2
-            sent, error = _send(http, url, headers, batch[:half], kept)
-            if error and not error.startswith("HTTP 413"):
+            sent, failure = _send(http, url, headers, batch[:half], kept)
+            if failure and not failure.too_large:
                 kept.extend(batch[half:])
-                return sent, error
+                return sent, failure
             more, later = _send(http, url, headers, batch[half:], kept)
-            return sent + more, error or later
+            return sent + more, failure or later
         kept.extend(batch)
-        return 0, exc.message
-    return len(batch), ""
+        return 0, exc
+    return len(batch), None
+
+
+def _send_all(
+    events: Sequence[dict[str, Any]], url: str, token: str, http: HttpClient
+) -> tuple[int, list[dict[str, Any]], Refused | None]:
+    headers = {"Authorization": f"Splunk {token}", "Content-Type": "application/json"}
+    sent = 0
+    kept: list[dict[str, Any]] = []
+    first: Refused | None = None
+    for start in range(0, len(events), BATCH):
+        done, failure = _send(http, url, headers, events[start : start + BATCH], kept)
+        sent += done
+        if failure and not failure.too_large:
+            kept.extend(events[start + BATCH :])  # the collector is failing: keep the rest
+            return sent, kept, failure
+        first = first or failure
+    return sent, kept, first
 
 
 def send(
     events: Sequence[dict[str, Any]], url: str, token: str, http: HttpClient
 ) -> tuple[int, list[dict[str, Any]], str]:
     """Send every event; return (sent, the events not delivered, the first failure)."""
-    headers = {"Authorization": f"Splunk {token}", "Content-Type": "application/json"}
-    sent = 0
-    kept: list[dict[str, Any]] = []
-    error = ""
-    for start in range(0, len(events), BATCH):
-        done, failure = _send(http, url, headers, events[start : start + BATCH], kept)
-        sent += done
-        if failure and not failure.startswith("HTTP 413"):
-            kept.extend(events[start + BATCH :])  # the collector is failing: keep the rest
-            return sent, kept, failure
-        error = error or failure
-    return sent, kept, error
+    sent, kept, failure = _send_all(events, url, token, http)
+    return sent, kept, failure.message if failure else ""
 
 
 def _spool_text(events: Sequence[dict[str, Any]]) -> str:
@@ -278,16 +285,16 @@ def flush(spool_dir: Path, url: str, token: str, http: HttpClient) -> Flushed:
         except Exception:  # an unreadable file keeps its name and the flush stops
             claimed.rename(original)
             raise
-        done, kept, failure = send(events, url, token, http) if events else (0, [], "")
+        done, kept, failure = _send_all(events, url, token, http)
         sent += done
         if kept:  # what is left goes back under its own name, in one atomic step
             jsonio.atomic_write(claimed, _spool_text(kept))
             claimed.replace(original)
             kept_count += len(kept)
-            error = error or failure
+            error = error or (failure.message if failure else "")
         else:
             claimed.unlink()
-        if failure and not failure.startswith("HTTP 413"):
+        if failure and not failure.too_large:
             break  # the collector is failing: leave the other files for the next flush
     others = len(list(spool_dir.glob(SPOOL_GLOB + CLAIMED)))
     return Flushed(files, sent, kept_count, error, others)

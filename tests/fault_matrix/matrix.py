@@ -31,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.e2e.test_live import cli
 from tests.fake_tenant.data import add_policy_group
 from tests.fake_tenant.dns_server import BLOCKLIST_ZONES
 from tests.fake_tenant.server import FakeTenant, Fault
@@ -333,16 +334,10 @@ def rounds(routes: Sequence[str], by_source: dict[str, set[str]]) -> list[list[s
 def run_cli(
     fake: FakeTenant, args: Iterable[str], timeout: float
 ) -> tuple[int | None, str, str, float]:
-    env = fake.env(M365_AUDIT_CLIENT_SECRET=fake.app.secret)
+    """The CLI against `fake` (as the end-to-end tests run it); exit code None on a hang."""
     started = time.monotonic()
     try:
-        done = subprocess.run(
-            [sys.executable, "-m", "auditor", *args, *fake.cli_args()],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=env,
-        )
+        done = cli(fake, *args, timeout=timeout)
     except subprocess.TimeoutExpired:
         return None, "", "", time.monotonic() - started
     return done.returncode, done.stdout, done.stderr, time.monotonic() - started

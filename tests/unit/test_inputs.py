@@ -240,3 +240,23 @@ def test_a_skipped_blocklist_entry_without_its_connector_is_refused_by_the_schem
     with pytest.raises(AuditInputError) as caught:
         snapshot_mod.parse(raw, "s.json")
     assert any("skipped[0]" in line and "connector" in line for line in caught.value.lines())
+
+
+@pytest.mark.parametrize(
+    ("source", "record", "path"),
+    [
+        ("graph.subscriptions", {"id": "s", "totalLicenses": -7}, "totalLicenses"),
+        ("graph.subscribedSkus", {"skuId": "s", "consumedUnits": -1}, "consumedUnits"),
+        ("graph.subscribedSkus", {"skuId": "s", "prepaidUnits": {"enabled": -2}}, "enabled"),
+    ],
+)
+def test_negative_licence_counts_are_refused_by_the_schema(source, record, path):
+    """Found by the fuzz run in CI: a negative totalLicenses made LIM-002's 500 x n^0.7 a
+    complex number (the check errored on the data). A count of licences is never negative."""
+    raw = json.dumps(snapshot_doc({source: [record]})).encode()
+    with pytest.raises(AuditInputError) as caught:
+        snapshot_mod.parse(raw, "s.json")
+    assert any(
+        f".{path}: " in line and "less than the minimum of 0" in line
+        for line in caught.value.lines()
+    ), caught.value.lines()

@@ -19,12 +19,10 @@ from checks._ca import ids, limits, users_of
 LEGACY_CLIENTS = frozenset({"exchangeActiveSync", "other"})
 
 
-def _names(ctx: CheckContext) -> dict[str, str]:
-    """Entra object id -> user principal name, for what a policy excludes."""
-    return {
-        str(u["id"]): str(u.get("userPrincipalName") or u["id"]).lower()
-        for u in ctx.source("graph.users")
-    }
+def _accounts(ctx: CheckContext, wanted: set[str]) -> dict[str, Mapping[str, Any]]:
+    """The users with these Entra object ids, by id: one pass over the users, keeping the
+    few asked for (an index of every user cost more than the check, in a large tenant)."""
+    return {str(u["id"]): u for u in ctx.source("graph.users") if u["id"] in wanted}
 
 
 @check(
@@ -105,7 +103,6 @@ def legacy_authentication_blocked(ctx: CheckContext) -> Iterator[Result]:
     if ctx.source("graph.securityDefaults")["isEnabled"]:
         yield Result(resource, Status.PASS, "security defaults block legacy authentication")
         return
-    names = _names(ctx)
     break_glass = {b.user_principal_name.lower() for b in ctx.baseline.break_glass}
     blocking, others = [], []
     for policy in ctx.source("graph.conditionalAccessPolicies"):
@@ -127,9 +124,15 @@ def legacy_authentication_blocked(ctx: CheckContext) -> Iterator[Result]:
             {"securityDefaults": False, "notBlocking": [f"{n}: {w}" for n, w, _ in others]},
         )
         return
+    accounts = _accounts(
+        ctx, {u for _, _, policy in blocking for u in ids(users_of(policy), "excludeUsers")}
+    )
     for name, _, policy in blocking:
         users = users_of(policy)
-        excluded = {names.get(u, f"user {u}") for u in ids(users, "excludeUsers")}
+        excluded = {
+            str(accounts[u].get("userPrincipalName") or u).lower() if u in accounts else f"user {u}"
+            for u in ids(users, "excludeUsers")
+        }
         excluded |= {f"group {g}" for g in ids(users, "excludeGroups")}
         excluded |= {f"role {r}" for r in ids(users, "excludeRoles")}
         unapproved = sorted(excluded - break_glass)
@@ -165,8 +168,9 @@ def legacy_authentication_blocked(ctx: CheckContext) -> Iterator[Result]:
     password somebody set once and nobody owns, so its use goes unnoticed.""",
 )
 def shared_mailbox_sign_in(ctx: CheckContext) -> Iterator[Result]:
-    accounts = {str(u["id"]): u for u in ctx.source("graph.users")}
-    for mailbox in ctx.source("exchange.sharedMailboxes"):
+    mailboxes = ctx.source("exchange.sharedMailboxes")
+    accounts = _accounts(ctx, {str(m.get("ExternalDirectoryObjectId")) for m in mailboxes})
+    for mailbox in mailboxes:
         address = str(mailbox["PrimarySmtpAddress"]).lower()
         resource = f"mailbox:{address}"
         account = accounts.get(str(mailbox.get("ExternalDirectoryObjectId")))

@@ -9,19 +9,49 @@ from typing import Any
 def smtp_address(address: str | None) -> tuple[str, str] | None:
     """(the address, its domain), both lower-case, of an SMTP address, with Exchange's
     `SMTP:`/`smtp:` prefix removed. Other proxy types (X500:, SIP:, SPO:) are not mail
-    addresses: None. One pass: it runs for every address of every user."""
+    addresses, nor is text without a local part or a domain: None."""
     if not address:
         return None
-    value = address.strip()
-    colon = value.find(":")
-    if colon != -1:
-        if value[:colon].lower() != "smtp":
-            return None
-        value = value[colon + 1 :]
-    at = value.rfind("@")
-    if at <= 0 or at == len(value) - 1:
+    value = address.lower().strip()
+    if value.startswith("smtp:"):
+        value = value[5:]
+    elif ":" in value:
         return None
-    return value.lower(), value[at + 1 :].strip().rstrip(".").lower()
+    local, _, domain = value.rpartition("@")
+    domain = domain.strip().rstrip(".")
+    if not local or not domain:
+        return None
+    return value, domain
+
+
+def addresses_by_domain(addresses: Iterable[str | None]) -> dict[str, set[str]]:
+    """The distinct SMTP addresses among `addresses` by domain, each read exactly as
+    smtp_address reads it (a test holds the two to that), in one pass without a call per
+    address: it runs over every address of every user, millions in a large tenant. The
+    domain is tidied once per distinct raw domain, not once per address."""
+    raw: dict[str, set[str]] = {}
+    for address in addresses:
+        if not address:
+            continue
+        value = address.lower().strip()
+        if value.startswith("smtp:"):
+            value = value[5:]
+        elif ":" in value:
+            continue
+        local, _, domain = value.rpartition("@")
+        if local and domain:
+            found = raw.get(domain)
+            if found is None:
+                found = raw[domain] = set()
+            found.add(value)
+    by_domain: dict[str, set[str]] = {}
+    for domain, found in raw.items():
+        tidy = domain.strip().rstrip(".")
+        if tidy in by_domain:
+            by_domain[tidy] |= found
+        elif tidy:
+            by_domain[tidy] = found
+    return by_domain
 
 
 def address_domain(address: str | None) -> str | None:

@@ -1,6 +1,10 @@
 """DOM-001 and DOM-002: one test per rule, passing and failing."""
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from auditor.judge.model import Status
+from auditor.mail.domains import addresses_by_domain, smtp_address
 from tests.helpers import (
     accepted,
     by_resource,
@@ -129,6 +133,23 @@ class TestUnregisteredSendingDomains:
         assert statuses(outcome) == {"domain:example.com": "pass", "domain:old.example.org": "fail"}
         evidence = by_resource(outcome)["domain:old.example.org"].evidence
         assert evidence["userAddresses"] == {"count": 1, "examples": ["a@old.example.org"]}
+        # A registered domain's addresses are counted, not listed.
+        passing = by_resource(outcome)["domain:example.com"].evidence["userAddresses"]
+        assert passing == {"count": 2}
+
+    def test_addresses_are_counted_once_across_case_and_prefix(self):
+        outcome = dom001(
+            users=[
+                user("A@Old.Example.org", "SMTP:a@old.example.org", "smtp: z@old.example.org."),
+                user("c@old.example.org", "smtp:b@old.example.org"),
+            ]
+        )
+        evidence = by_resource(outcome)["domain:old.example.org"].evidence["userAddresses"]
+        # " z@old.example.org." keeps its text; its domain loses the root's dot.
+        assert evidence == {
+            "count": 4,
+            "examples": [" z@old.example.org.", "a@old.example.org", "b@old.example.org"],
+        }
 
     def test_trace_times_and_window_are_in_the_evidence(self):
         row = trace_row("bad.example.net", 5) | {
@@ -191,3 +212,70 @@ class TestAcceptedDomainDrift:
             [accepted("Example.COM")], [graph_domain("example.com")], [{"name": "example.com"}]
         )
         assert statuses(outcome) == {"domain:example.com": "pass"}
+
+
+# Any text, and text shaped like the addresses Exchange and Graph give (prefixes in any case,
+# stray spaces, dots, several @, other proxy types), so the two readers meet the edge cases.
+_ADDRESS_TEXT = st.one_of(
+    st.none(),
+    st.text(max_size=12),
+    st.builds(
+        "".join,
+        st.lists(
+            st.sampled_from(
+                [
+                    "SMTP:",
+                    "smtp:",
+                    "sMtP:",
+                    "X500:",
+                    "sip:",
+                    ":",
+                    "@",
+                    "@@",
+                    " ",
+                    ".",
+                    "\t",
+                    "a",
+                    "Ab",
+                    "example.com",
+                    "EXAMPLE.org",
+                    "\u0130",
+                    "\u03a3",
+                    "\u212a",
+                    "\n",
+                ]
+            ),
+            max_size=8,
+        ),
+    ),
+)
+
+
+@given(st.lists(_ADDRESS_TEXT, max_size=30))
+def test_addresses_by_domain_reads_each_address_as_smtp_address_does(values):
+    """The bulk reader DOM-001 uses for millions of addresses agrees with smtp_address, one
+    address at a time, on every input."""
+    expected: dict[str, set[str]] = {}
+    for value in values:
+        found = smtp_address(value)
+        if found:
+            expected.setdefault(found[1], set()).add(found[0])
+    assert addresses_by_domain(values) == expected
+
+
+def test_smtp_address_reads_exchange_proxy_addresses():
+    assert smtp_address("SMTP:Ann@Example.COM") == ("ann@example.com", "example.com")
+    assert smtp_address("  smtp:ann@example.com.  ") == ("ann@example.com.", "example.com")
+    assert smtp_address("ann@example.com") == ("ann@example.com", "example.com")
+    for other in (
+        "X500:/o=Org/cn=a@x.y",
+        "SIP:ann@example.com",
+        "@example.com",
+        "ann@",
+        "ann",
+        "ann@.",
+        "",
+        None,
+        "smtp:",
+    ):
+        assert smtp_address(other) is None, other

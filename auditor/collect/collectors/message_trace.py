@@ -232,6 +232,10 @@ class Totals:
         self.moera_senders: dict[str, int] = {}
         self.senders: dict[str, _Sender] = {}
         self._covered: dict[str, bool] = {}  # domain -> an accepted domain covers it
+        self._strings: dict[str, str] = {}  # sender domains and source IPs, one copy each
+
+    def _shared(self, text: str) -> str:
+        return self._strings.setdefault(text, text)
 
     def _inside(self, domain: str) -> bool:
         known = self._covered.get(domain)
@@ -252,8 +256,11 @@ class Totals:
             external = recipient is not None and not self._inside(recipient)
             message = self.messages.get(trace_id)
             if message is None:
+                # One copy of each domain and address for all the messages that share it:
+                # each row brings its own strings, which would live as long as the message.
+                ip = row.get("FromIP") or None
                 message = self.messages[trace_id] = _Message(
-                    sender_domain, row.get("FromIP") or None, when
+                    self._shared(sender_domain), self._shared(ip) if ip else None, when
                 )
             message.outbound = message.outbound or external
         # The recipients, as the sending limits count them.

@@ -43,9 +43,9 @@ class _Sightings:
             self.last = max(filter(None, (self.last, row["LastReceived"])), key=parse_time)
 
     def evidence(self, examples: bool) -> dict[str, Any]:
-        """What was seen; with `examples`, the first three user addresses (for a domain to
-        fix: on a registered domain they are noise, and finding the three smallest of
-        millions costs more than the rest of the check)."""
+        """What was seen; with `examples`, the three smallest user addresses, which are
+        stable from one collection to the next (only for a domain to fix: on a registered
+        domain they are noise, and finding three among millions costs 0.6 s)."""
         evidence: dict[str, Any] = {}
         if self.messages:
             evidence["messageTrace"] = {

@@ -28,12 +28,11 @@ from auditor.collect.deadline import NO_DEADLINE, Deadline, DeadlineExceeded
 from auditor.common import jsonio
 from auditor.common.redact import redact
 
-RETRIED_STATUSES = frozenset({429, 503, 504})
 # A write is sent again only when the server said it did not take it: 429 and 503 refuse the
 # request; 504 means a gateway stopped waiting for a server that may still have done it.
 WRITE_RETRIED_STATUSES = frozenset({429, 503})
-# Server errors a read can simply ask again (a write might have happened: it is not retried).
-READ_RETRIED_STATUSES = frozenset({500, 502})
+# A read can simply ask again, after any server error too.
+READ_RETRIED_STATUSES = WRITE_RETRIED_STATUSES | {500, 502, 504}
 _MESSAGE_WAIT = re.compile(r"(?i)\b(?:after|in|wait)\s+(\d{1,4})\s*(?:seconds?|secs?|s)\b")
 
 
@@ -295,9 +294,7 @@ class HttpClient:
             self._wait_or_raise(label, attempt, started, self._backoff(attempt), None, reason)
             return None
         status = response.status_code
-        if status in (RETRIED_STATUSES if reads else WRITE_RETRIED_STATUSES) or (
-            reads and status in READ_RETRIED_STATUSES
-        ):
+        if status in (READ_RETRIED_STATUSES if reads else WRITE_RETRIED_STATUSES):
             body = _try_json(response.content)
             detail = describe_error_body(body) or response.reason or ""
             reason = f"HTTP {status} {detail}".strip()

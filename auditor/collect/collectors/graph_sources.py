@@ -265,12 +265,13 @@ def registration_details(ctx: CollectContext) -> list[dict[str, Any]]:
     """Admins from the report's own isAdmin filter, then any role holder it did not mark
     (eligible admins, admins through a group) fetched by id."""
     graph = ctx.need_graph()
-    path = REGISTRATION_PATH
     rows = ctx.prefetched() if ctx.prefetched else marked_admins(ctx)
     found = {str(r.get("id")): project(r, REGISTRATION_FIELDS) for r in rows}
     missing = sorted(_principal_users(ctx) - set(found))
     if missing:
-        answers = graph.batch([(uid, f"/{path}/{uid}") for uid in missing], label=path)
+        answers = graph.batch(
+            [(uid, f"/{REGISTRATION_PATH}/{uid}") for uid in missing], label=REGISTRATION_PATH
+        )
         for uid in missing:
             failure = batch_failure(answers[uid])
             if failure is not None and failure.status == 404:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import heapq
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -10,7 +9,7 @@ from typing import Any
 
 from auditor.common.timeutil import parse_time
 from auditor.judge import CheckContext, Result, Status, check
-from auditor.mail.domains import addresses_by_domain
+from auditor.mail.domains import users_by_domain
 from checks._mail import (
     DomainIndex,
     connector_entries,
@@ -28,7 +27,8 @@ class _Sightings:
     first: str | None = None
     last: str | None = None
     connectors: set[str] = field(default_factory=set)
-    addresses: set[str] = field(default_factory=set)  # users' mail and proxy addresses
+    users: int = 0  # users with a mail or proxy address in the domain
+    examples: list[str] = field(default_factory=list)  # the smallest of those addresses
 
     def seen_in_trace(self, row: Mapping[str, Any], connector: str | None) -> None:
         count = int(row["MessageCount"])
@@ -42,10 +42,10 @@ class _Sightings:
         if row.get("LastReceived"):
             self.last = max(filter(None, (self.last, row["LastReceived"])), key=parse_time)
 
-    def evidence(self, examples: bool) -> dict[str, Any]:
-        """What was seen; with `examples`, the three smallest user addresses, which are
-        stable from one collection to the next (only for a domain to fix: on a registered
-        domain they are noise, and finding three among millions costs 0.6 s)."""
+    def evidence(self) -> dict[str, Any]:
+        """What was seen; the examples of user addresses are there only for a domain to fix
+        (on a registered domain they are noise, and finding them among millions costs
+        time)."""
         evidence: dict[str, Any] = {}
         if self.messages:
             evidence["messageTrace"] = {
@@ -59,10 +59,10 @@ class _Sightings:
             }
         if self.connectors:
             evidence["inboundConnectorSenderDomains"] = sorted(self.connectors)
-        if self.addresses:
-            evidence["userAddresses"] = {"count": len(self.addresses)}
-            if examples:
-                evidence["userAddresses"]["examples"] = heapq.nsmallest(3, self.addresses)
+        if self.users:
+            evidence["users"] = {"count": self.users}
+            if self.examples:
+                evidence["users"]["addressExamples"] = self.examples
         return evidence
 
     def describe(self) -> str:
@@ -82,9 +82,15 @@ class _Sightings:
             parts.append(
                 f"in SenderDomains of inbound connector {', '.join(sorted(self.connectors))}"
             )
-        if self.addresses:
-            parts.append(f"on {plural(len(self.addresses), 'user address')}")
+        if self.users:
+            parts.append(f"in the addresses of {plural(self.users, 'user')}")
         return "; ".join(parts)
+
+
+def _addresses(users: list[Mapping[str, Any]]) -> Iterator[list[Any]]:
+    """Each user's mail and proxy addresses."""
+    for user in users:
+        yield [user.get("mail"), *(user.get("proxyAddresses") or ())]
 
 
 def _on_premises_connector_for(connectors, ip: str | None) -> str | None:
@@ -150,12 +156,14 @@ def unregistered_sending_domains(ctx: CheckContext) -> Iterator[Result]:
             if not is_wildcard(domain) and "*" not in domain:
                 seen[domain].connectors.add(name)
 
-    users = ctx.source("graph.users")
-    addresses = [a for user in users for a in user.get("proxyAddresses") or ()]
-    addresses += [user.get("mail") for user in users]
-    by_domain = addresses_by_domain(addresses)
-    for domain, addresses in by_domain.items():
-        seen[domain].addresses = addresses
+    # Examples of user addresses only in domains to fix.
+    use = users_by_domain(
+        _addresses(ctx.source("graph.users")),
+        examples_for=lambda domain: not index.standing(domain).registered,
+    )
+    for domain, found in use.items():
+        seen[domain].users = found.users
+        seen[domain].examples = found.examples
 
     window = f"{trace['StartDate']} to {trace['EndDate']}"
     for domain, sightings in sorted(seen.items()):
@@ -163,7 +171,7 @@ def unregistered_sending_domains(ctx: CheckContext) -> Iterator[Result]:
         evidence = {
             "standing": standing.reason,
             "traceWindow": window,
-            **sightings.evidence(not standing.registered),
+            **sightings.evidence(),
         }
         where = sightings.describe()
         if standing.registered:

@@ -4,7 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from auditor.judge.model import Status
-from auditor.mail.domains import addresses_by_domain, smtp_address
+from auditor.mail.domains import smtp_address, users_by_domain
 from tests.helpers import (
     accepted,
     by_resource,
@@ -132,23 +132,27 @@ class TestUnregisteredSendingDomains:
         )
         assert statuses(outcome) == {"domain:example.com": "pass", "domain:old.example.org": "fail"}
         evidence = by_resource(outcome)["domain:old.example.org"].evidence
-        assert evidence["userAddresses"] == {"count": 1, "examples": ["a@old.example.org"]}
-        # A registered domain's addresses are counted, not listed.
-        passing = by_resource(outcome)["domain:example.com"].evidence["userAddresses"]
+        assert evidence["users"] == {"count": 1, "addressExamples": ["a@old.example.org"]}
+        assert (
+            "in the addresses of 1 user" in by_resource(outcome)["domain:old.example.org"].message
+        )
+        # A registered domain's users are counted, their addresses not listed.
+        passing = by_resource(outcome)["domain:example.com"].evidence["users"]
         assert passing == {"count": 2}
 
-    def test_addresses_are_counted_once_across_case_and_prefix(self):
+    def test_users_are_counted_once_and_examples_are_distinct_across_case_and_prefix(self):
         outcome = dom001(
             users=[
                 user("A@Old.Example.org", "SMTP:a@old.example.org", "smtp: z@old.example.org."),
                 user("c@old.example.org", "smtp:b@old.example.org"),
+                user("d@example.com", "smtp:d@OLD.example.org"),
             ]
         )
-        evidence = by_resource(outcome)["domain:old.example.org"].evidence["userAddresses"]
+        evidence = by_resource(outcome)["domain:old.example.org"].evidence["users"]
         # " z@old.example.org." keeps its text; its domain loses the root's dot.
         assert evidence == {
-            "count": 4,
-            "examples": [" z@old.example.org.", "a@old.example.org", "b@old.example.org"],
+            "count": 3,
+            "addressExamples": [" z@old.example.org.", "a@old.example.org", "b@old.example.org"],
         }
 
     def test_trace_times_and_window_are_in_the_evidence(self):
@@ -251,16 +255,23 @@ _ADDRESS_TEXT = st.one_of(
 )
 
 
-@given(st.lists(_ADDRESS_TEXT, max_size=30))
-def test_addresses_by_domain_reads_each_address_as_smtp_address_does(values):
-    """The bulk reader DOM-001 uses for millions of addresses agrees with smtp_address, one
-    address at a time, on every input."""
-    expected: dict[str, set[str]] = {}
-    for value in values:
-        found = smtp_address(value)
-        if found:
-            expected.setdefault(found[1], set()).add(found[0])
-    assert addresses_by_domain(values) == expected
+@given(st.lists(st.lists(_ADDRESS_TEXT, max_size=6), max_size=12), st.integers(1, 4))
+def test_bulk_reader_reads_each_address_as_smtp_address_does(users, keep):
+    """The bulk reader DOM-001 uses over millions of addresses agrees with smtp_address, one
+    address at a time, on every input: users per domain, and the smallest addresses."""
+    per_user = [{found for found in map(smtp_address, values) if found} for values in users]
+    expected_users: dict[str, int] = {}
+    every: dict[str, set[str]] = {}
+    for found in per_user:
+        for domain in {domain for _, domain in found}:
+            expected_users[domain] = expected_users.get(domain, 0) + 1
+        for address, domain in found:
+            every.setdefault(domain, set()).add(address)
+    wanted = set(list(every)[::2])
+    expected = {d: sorted(every[d])[:keep] if d in wanted else [] for d in every}
+    use = users_by_domain(users, examples_for=wanted.__contains__, keep=keep)
+    assert {domain: found.users for domain, found in use.items()} == expected_users
+    assert {domain: found.examples for domain, found in use.items()} == expected
 
 
 def test_smtp_address_reads_exchange_proxy_addresses():

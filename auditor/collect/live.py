@@ -6,10 +6,11 @@ by then is `error` in the snapshot, and `Collection.missed` names it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from auditor import snapshot
 from auditor.collect.auth import Credential, TokenSource
 from auditor.collect.clouds import Cloud
 from auditor.collect.deadline import Deadline
@@ -33,6 +34,11 @@ class Collection:
     document: dict[str, Any]  # the snapshot, not yet written
     missed: tuple[str, ...] = ()  # sources the deadline stopped
     deadline: float = 0.0
+    encoded: Mapping[str, str] = field(default_factory=dict)  # sources' entries, as text
+
+    def text(self) -> str:
+        """The snapshot as `collect` writes it (`jsonio.dumps` of the document)."""
+        return snapshot.text(self.document, self.encoded)
 
 
 def collect_tenant(
@@ -55,4 +61,6 @@ def collect_tenant(
     )
     collector = Collector(access.tenant, access.cloud, tokens, http, options, progress)
     document = collector.collect(sources)
-    return Collection(document, tuple(sorted(collector.missed)), options.deadline)
+    return Collection(
+        document, tuple(sorted(collector.missed)), options.deadline, dict(collector.encoded)
+    )

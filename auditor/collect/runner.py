@@ -6,6 +6,7 @@ names the permission or licence to grant, and fails only the checks that need it
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -132,6 +133,8 @@ class Collector:
         self.progress = progress
         self.deadline = http.deadline
         self.missed: list[str] = []  # sources the deadline stopped
+        # Each source's entry as the snapshot's text will hold it, encoded as it came in.
+        self.encoded: dict[str, str] = {}
         self.exchange_problem = ""  # why Exchange could not be reached at all
         self.delegated = isinstance(getattr(tokens, "credential", None), DeviceCode)
 
@@ -299,6 +302,15 @@ class Collector:
         def collect(name: str) -> dict[str, Any]:
             return run(name, early.get(name))
 
+        def collect_and_encode(name: str) -> dict[str, Any]:
+            record = gated(name, collect)
+            # Encoded now (outside the gate), while other sources wait on the network, not
+            # after the last one. Data that is not JSON is left for the whole document's
+            # encoding to refuse, as before.
+            with contextlib.suppress(TypeError, ValueError):
+                self.encoded[name] = snapshot.encode_record(record)
+            return record
+
         pending = set(names)
         workers = max(1, min(len(names), self.options.workers))
         pool = ThreadPoolExecutor(max_workers=workers)
@@ -312,7 +324,7 @@ class Collector:
                 ready = [n for n in pending if all(d in records for d in describe(n).depends)]
                 for name in sorted(ready, key=priority):
                     pending.discard(name)
-                    running[pool.submit(gated, name, collect)] = name
+                    running[pool.submit(collect_and_encode, name)] = name
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
                     records[running.pop(future)] = future.result()

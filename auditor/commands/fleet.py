@@ -14,8 +14,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from tabulate import tabulate
-
 import baselines
 from auditor import PROG, snapshot
 from auditor.collect import (
@@ -37,7 +35,7 @@ from auditor.judge import baseline as baseline_mod
 from auditor.judge import engine
 from auditor.judge.model import Severity, Status
 from auditor.judge.registry import Check, required_sources
-from auditor.reports import json_report, markdown
+from auditor.reports import json_report, markdown, terminal
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "fleet.schema.json"
 
@@ -149,7 +147,7 @@ def audit_tenant(
         )
         tenant_options = replace(options, dns_server=entry.dns_server or options.dns_server)
         collection = collect_tenant(access, sources, tenant_options)
-        text = jsonio.dumps(collection.document)
+        text = collection.text()
         read = snapshot.parse(text.encode(), f"live:{entry.tenant}")
         result = engine.audit(read, baseline, checks, started_at=utc_now(), selected=selected)
     except Exception as exc:  # whatever breaks one tenant must not stop the others
@@ -256,7 +254,8 @@ def fleet(
     )
     rows = [[r.name, r.status.upper(), r.failed, r.errored, r.error or r.report] for r in runs]
     sys.stdout.write(
-        tabulate(rows, headers=["tenant", "status", "failed", "errored", "report or error"]) + "\n"
+        terminal.grid(rows, headers=["tenant", "status", "failed", "errored", "report or error"])
+        + "\n"
     )
     print(f"{PROG}: {len(runs)} tenants; summary in {out_dir / 'summary.json'}", file=sys.stderr)
     return exit_code(runs)

@@ -8,10 +8,9 @@ import json
 import sys
 from collections.abc import Mapping
 
-from tabulate import tabulate
-
 from auditor.collect import ALWAYS, CATALOGUE, describe, with_dependencies
 from auditor.judge.registry import Check
+from auditor.reports import terminal
 
 PERMISSION_HEADERS = ["source", "API", "application permission / role", "licence", "checks"]
 
@@ -45,7 +44,7 @@ def checks_list(checks: Mapping[str, Check], fmt: str) -> int:
             licence = f" ({info.licence})" if info.licence else ""
             rows.append([*head, name, f"{info.permission}{licence}"])
     headers = ["check", "severity", "title", "source", "permission (licence)"]
-    sys.stdout.write(tabulate(rows, headers=headers, tablefmt="simple") + "\n")
+    sys.stdout.write(terminal.grid(rows, headers=headers, tablefmt="simple") + "\n")
     return 0
 
 
@@ -76,5 +75,5 @@ def permissions(checks: Mapping[str, Check], fmt: str) -> int:
         sys.stdout.write(json.dumps(listing, indent=2) + "\n")
         return 0
     tablefmt = "github" if fmt == "markdown" else "simple"
-    sys.stdout.write(tabulate(rows, headers=PERMISSION_HEADERS, tablefmt=tablefmt) + "\n")
+    sys.stdout.write(terminal.grid(rows, headers=PERMISSION_HEADERS, tablefmt=tablefmt) + "\n")
     return 0

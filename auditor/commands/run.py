@@ -103,7 +103,7 @@ def audit(
     if live:
         assert target.collect is not None
         collection = target.collect(required_sources(checks, selected))
-        text = jsonio.dumps(collection.document)
+        text = collection.text()
         if target.save_snapshot:
             jsonio.atomic_write(target.save_snapshot, text)
         read = snapshot.parse(text.encode("utf-8"), f"live:{target.tenant}")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as _dt
+import functools
 import hashlib
 import json
 import os
@@ -10,35 +12,42 @@ import re
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import jsonschema_rs
-from jsonschema import Draft202012Validator, FormatChecker
 
 from auditor.common import cycles
 from auditor.common.errors import AuditInputError
 from auditor.common.timeutil import parse_time
 
+if TYPE_CHECKING:
+    import jsonschema
+
 _MAX_MESSAGE = 160
 
-FORMATS = FormatChecker(formats=())
 
-
-@FORMATS.checks("date-time", raises=ValueError)
 def _is_date_time(value: object) -> bool:
     if isinstance(value, str):
         parse_time(value)
     return True
 
 
-@FORMATS.checks("date", raises=ValueError)
 def _is_date(value: object) -> bool:
     if isinstance(value, str):
-        import datetime as _dt
-
         _dt.date.fromisoformat(value)
     return True
+
+
+@functools.cache
+def format_checker() -> jsonschema.FormatChecker:
+    """The formats the schemas use, for the reference implementation (imported only when a
+    document must be explained: it is a tenth of a second of every run's start)."""
+    from jsonschema import FormatChecker
+
+    checker = FormatChecker(formats=())
+    checker.checks("date-time", raises=ValueError)(_is_date_time)
+    checker.checks("date", raises=ValueError)(_is_date)
+    return checker
 
 
 def read_bytes(path: Path) -> bytes:
@@ -144,7 +153,7 @@ def _checks(check: Any) -> Any:
     return holds
 
 
-# The formats as FORMATS defines them, for the compiled validator.
+# The same formats, for the compiled validator.
 _RS_FORMATS = {"date-time": _checks(_is_date_time), "date": _checks(_is_date)}
 
 
@@ -154,15 +163,21 @@ class Validator:
     when a document fails, by the reference implementation (jsonschema), whose errors name
     each JSON path as before. The two agree on every verdict the tests try
     (tests/unit/test_validation.py); a document the compiled one rejects and the reference
-    accepts is accepted."""
+    accepts is accepted. With `formats`, date-time and date values are checked too."""
 
-    def __init__(self, schema: dict[str, Any], format_checker: FormatChecker | None = None):
-        self.reference = Draft202012Validator(schema, format_checker=format_checker)
+    def __init__(self, schema: dict[str, Any], formats: bool = False):
+        self.schema = schema
+        self.formats = formats
         self.compiled = jsonschema_rs.Draft202012Validator(
-            schema,
-            formats=_RS_FORMATS if format_checker is not None else None,
-            validate_formats=format_checker is not None,
+            schema, formats=_RS_FORMATS if formats else None, validate_formats=formats
         )
+
+    @functools.cached_property
+    def reference(self) -> jsonschema.Draft202012Validator:
+        from jsonschema import Draft202012Validator
+
+        checker = format_checker() if self.formats else None
+        return Draft202012Validator(self.schema, format_checker=checker)
 
     def iter_errors(self, document: Any) -> Iterable[jsonschema.ValidationError]:
         try:
@@ -179,7 +194,7 @@ def load_schema(path: Path) -> Validator:
     """A schema the project ships. Whether it is a valid JSON Schema is a test's question
     (tests/unit/test_validation.py): checking it against the metaschema here cost 0.22 s of
     every run."""
-    return Validator(json.loads(path.read_text(encoding="utf-8")), format_checker=FORMATS)
+    return Validator(json.loads(path.read_text(encoding="utf-8")), formats=True)
 
 
 def validate(validator: Validator, document: Any, label: str) -> None:
@@ -191,6 +206,8 @@ def validate(validator: Validator, document: Any, label: str) -> None:
 
 def _leaves(errors: Iterable[jsonschema.ValidationError]) -> list[jsonschema.ValidationError]:
     # oneOf/anyOf/if-then report a vague parent error; the most specific child says what is wrong.
+    import jsonschema
+
     out = []
     for error in errors:
         best = jsonschema.exceptions.best_match([error]) if error.context else error

@@ -10,11 +10,12 @@ from auditor.snapshot.read import (
     SourceRecord,
     Tenant,
     freeze,
+    from_document,
     load,
     parse,
     thaw,
 )
-from auditor.snapshot.write import data_problem, document
+from auditor.snapshot.write import data_problem, document, encode_record, text
 
 __all__ = [
     "SCHEMA_ID",
@@ -25,8 +26,11 @@ __all__ = [
     "Tenant",
     "data_problem",
     "document",
+    "encode_record",
     "freeze",
+    "from_document",
     "load",
     "parse",
+    "text",
     "thaw",
 ]

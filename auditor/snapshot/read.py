@@ -73,10 +73,11 @@ def thaw(value: Any) -> Any:
 
 
 def parse(raw: bytes, label: str) -> Snapshot:
-    return _from_document(jsonio.parse_json(raw, label), label, jsonio.sha256(raw))
+    return from_document(jsonio.parse_json(raw, label), label, jsonio.sha256(raw))
 
 
-def _from_document(document: Any, label: str, sha256: str) -> Snapshot:
+def from_document(document: Any, label: str, sha256: str) -> Snapshot:
+    """A snapshot document already in memory (`sha256` is its file's), validated."""
     kinds.require(document, label, "snapshot")
     jsonio.validate(document_validator(), document, label)
     tenant = document["tenant"]
@@ -114,4 +115,4 @@ def load(path: Path) -> Snapshot:
     del raw
     document = jsonio.parse_text(text, str(path))
     del text
-    return _from_document(document, str(path), digest)
+    return from_document(document, str(path), digest)

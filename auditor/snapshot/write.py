@@ -3,10 +3,15 @@ has the shape the schema gives it before it is kept."""
 
 from __future__ import annotations
 
+import json
+import re
+import secrets
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 import auditor
+from auditor.common import jsonio
 from auditor.common.timeutil import format_time
 from auditor.snapshot.format import SCHEMA_ID, SCHEMA_VERSION, data_validators
 
@@ -57,3 +62,33 @@ def _default_domain(records: dict[str, dict[str, Any]]) -> str:
                 if entry.get(flag):
                     return str(entry[key])
     return ""
+
+
+# A source's entry sits two levels into the document (sources, then its name).
+_ENTRY_INDENT = "\n    "
+
+
+def encode_record(record: Mapping[str, Any]) -> str:
+    """A source's entry as `jsonio.dumps` lays it out inside the whole document. Collection
+    encodes each source as it comes in, while the others still wait on the network, so that
+    little is left to encode once the last one is in (indented JSON is encoded in Python, not
+    C: 0.17 s for 20,000 users)."""
+    return jsonio.dumps(record).rstrip("\n").replace("\n", _ENTRY_INDENT)
+
+
+def text(document: Mapping[str, Any], encoded: Mapping[str, str]) -> str:
+    """`jsonio.dumps(document)`, byte for byte, with each source's entry taken from `encoded`
+    (encode_record's text) where it is there. The document is encoded with a placeholder for
+    each of those entries, a string no data can hold (it carries a random nonce), and the
+    placeholders are replaced in one pass."""
+    nonce = secrets.token_hex(16)
+    sources = document["sources"]
+    shell = {
+        **document,
+        "sources": {
+            name: f"{nonce}:{name}" if name in encoded else record
+            for name, record in sources.items()
+        },
+    }
+    placeholder = re.compile(json.dumps(nonce)[:-1] + r':([^"\\]*)"')
+    return placeholder.sub(lambda m: encoded[m.group(1)], jsonio.dumps(shell))

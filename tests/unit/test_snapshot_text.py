@@ -1,0 +1,46 @@
+"""The snapshot's text built from sources encoded as they came in is, byte for byte, the text
+of the whole document encoded at once (the layout every snapshot file has had)."""
+
+import json
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from auditor import demo, snapshot
+from auditor.common import jsonio
+
+DEMO = json.loads(demo.SNAPSHOT.read_text(encoding="utf-8"))
+
+# JSON values with the text that could trip the splice: newlines, quotes, backslashes, text
+# shaped like a placeholder, and characters encoded raw (ensure_ascii is off).
+_TEXT = st.one_of(
+    st.text(max_size=8),
+    st.sampled_from(['"', "\\", "\n", '":', "\u2028", "é", "0123abcd:graph.users", "{}", "[]"]),
+)
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=4),
+    max_leaves=20,
+)
+
+
+def test_every_source_encoded_alone_gives_the_whole_documents_text():
+    encoded = {name: snapshot.encode_record(r) for name, r in DEMO["sources"].items()}
+    assert snapshot.text(DEMO, encoded) == jsonio.dumps(DEMO)
+
+
+def test_sources_not_encoded_are_encoded_with_the_document():
+    names = sorted(DEMO["sources"])
+    encoded = {name: snapshot.encode_record(DEMO["sources"][name]) for name in names[::3]}
+    assert snapshot.text(DEMO, encoded) == jsonio.dumps(DEMO)
+    assert snapshot.text(DEMO, {}) == jsonio.dumps(DEMO)
+
+
+@given(st.dictionaries(st.sampled_from(["a.b", "graph.users", "x"]), _VALUES, max_size=3), _TEXT)
+def test_any_records_and_envelope_text(records, name):
+    document = {
+        "tenant": {"displayName": name},
+        "sources": {key: {"status": "ok", "data": value} for key, value in records.items()},
+    }
+    encoded = {key: snapshot.encode_record(r) for key, r in document["sources"].items()}
+    assert snapshot.text(document, encoded) == jsonio.dumps(document)

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from auditor.common import jsonio
 from benchmarks.tenants import snapshot_document
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -229,7 +230,8 @@ def judging(sizes: Sizes) -> list[dict[str, float]]:
     for users in sizes.judge:
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "snapshot.json"
-            path.write_text(json.dumps(snapshot_document(users)))
+            document = snapshot_document(users)
+            path.write_text(json.dumps(document))  # compact: the smallest file of the data
             size_mb = path.stat().st_size / 1e6
             done = subprocess.run(
                 [sys.executable, "-c", _MEASURE, str(path)],
@@ -241,33 +243,37 @@ def judging(sizes: Sizes) -> list[dict[str, float]]:
             if done.returncode:
                 raise RuntimeError(done.stderr[-2000:])
             times = json.loads(done.stdout)
-            # Peak memory of the whole CLI judging the file (no other copy around).
-            child = _run(
-                "auditor",
-                [
-                    "run",
-                    "--snapshot",
-                    str(path),
-                    "--max-snapshot-age",
-                    "100000",
-                    "--format",
-                    "json",
-                    "-o",
-                    os.devnull,
-                ],
-                dict(os.environ),
-                timeout=1800,
-            )
+            # Peak memory of the whole CLI judging the file (no other copy around), then the
+            # same data in the layout `collect` writes (indented): the file an admin has.
+            child = _judge_cli(path)
+            path.write_text(jsonio.dumps(document))
+            del document
+            written = _judge_cli(path)
             rows.append(
                 {
                     "users": users,
                     "size_mb": size_mb,
                     "cli_wall": child.wall,
                     "rss_mb": child.rss_mb,
+                    "written_size_mb": path.stat().st_size / 1e6,
+                    "written_rss_mb": written.rss_mb,
                     **times,
                 }
             )
     return rows
+
+
+def _judge_cli(path: Path) -> Child:
+    """`m365-audit run --snapshot` of the file, its JSON report thrown away."""
+    return _run(
+        "auditor",
+        [
+            *("run", "--snapshot", str(path), "--max-snapshot-age", "100000"),
+            *("--format", "json", "-o", os.devnull),
+        ],
+        dict(os.environ),
+        timeout=1800,
+    )
 
 
 def machine() -> str:
@@ -322,14 +328,16 @@ def main(argv: list[str] | None = None) -> int:
         )
     rows = judging(sizes)
     print(
-        "judging (users, snapshot MB, json.load s, parse+validate s, judge s, judge / "
-        "json.load, peak RSS / snapshot size):"
+        "judging (users, compact snapshot MB, json.load s, parse+validate s, judge s, judge / "
+        "json.load, peak RSS / snapshot size; the same with the file as collect writes it, "
+        "indented: its MB, peak RSS / its size):"
     )
     for r in rows:
         print(
             f"  {r['users']:>9,}  {r['size_mb']:7.1f}  {r['load']:6.2f}  {r['parse']:6.2f}  "
             f"{r['judge']:6.2f}  {r['judge'] / r['load']:5.2f}  "
-            f"{r['rss_mb'] / r['size_mb']:5.1f}"
+            f"{r['rss_mb'] / r['size_mb']:5.1f}  |  {r['written_size_mb']:7.1f}  "
+            f"{r['written_rss_mb'] / r['written_size_mb']:5.1f}"
         )
     first, last = rows[0], rows[-1]
     slope = math.log(last["judge"] / first["judge"]) / math.log(last["users"] / first["users"])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,10 +87,24 @@ class _Sightings:
         return "; ".join(parts)
 
 
-def _addresses(users: list[Mapping[str, Any]]) -> Iterator[list[Any]]:
-    """Each user's mail and proxy addresses."""
+def _addresses(users: list[Mapping[str, Any]]) -> Iterator[Sequence[Any]]:
+    """Each user's mail and proxy addresses. A mail that is, letter for letter, one of the
+    user's SMTP proxy addresses (the primary one, almost always) is left out rather than
+    read a second time: it reads the same (no prefix of its own, no leading space, which
+    the proxy address would keep after its prefix; a test holds the two readings equal)."""
     for user in users:
-        yield [user.get("mail"), *(user.get("proxyAddresses") or ())]
+        proxies = user.get("proxyAddresses") or ()
+        mail = user.get("mail")
+        if (
+            isinstance(mail, str)
+            and mail
+            and ":" not in mail
+            and not mail[0].isspace()
+            and ("SMTP:" + mail in proxies or "smtp:" + mail in proxies)
+        ):
+            yield proxies
+        else:
+            yield [mail, *proxies]
 
 
 def _on_premises_connector_for(connectors, ip: str | None) -> str | None:

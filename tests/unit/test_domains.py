@@ -1,10 +1,11 @@
 """DOM-001 and DOM-002: one test per rule, passing and failing."""
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from auditor.judge.model import Status
 from auditor.mail.domains import smtp_address, users_by_domain
+from checks.domains import _addresses
 from tests.helpers import (
     accepted,
     by_resource,
@@ -272,6 +273,19 @@ def test_bulk_reader_reads_each_address_as_smtp_address_does(users, keep):
     use = users_by_domain(users, examples_for=wanted.__contains__, keep=keep)
     assert {domain: found.users for domain, found in use.items()} == expected_users
     assert {domain: found.examples for domain, found in use.items()} == expected
+
+
+@given(_ADDRESS_TEXT, st.lists(_ADDRESS_TEXT, max_size=4), st.booleans())
+@example(" a@example.com", [], True)  # the proxy address keeps the space after its prefix
+@example("smtp:a@example.com", [], True)  # the mail's own prefix goes, the proxy's stays
+def test_a_mail_left_out_as_one_of_the_proxy_addresses_changes_nothing(mail, proxies, listed):
+    """DOM-001 does not read a mail that is one of the user's proxy addresses again: what it
+    finds (users per domain, the smallest addresses) is what reading it would find."""
+    if listed and mail:
+        proxies = [*proxies, f"SMTP:{mail}"]
+    user = {"mail": mail, "proxyAddresses": proxies}
+    everything = users_by_domain([[mail, *proxies]], examples_for=lambda domain: True)
+    assert users_by_domain(_addresses([user]), examples_for=lambda domain: True) == everything
 
 
 def test_smtp_address_reads_exchange_proxy_addresses():

@@ -36,9 +36,12 @@ class Collection:
     deadline: float = 0.0
     encoded: Mapping[str, str] = field(default_factory=dict)  # sources' entries, as text
 
+    def parts(self) -> list[str]:
+        """The snapshot as `collect` writes it (`jsonio.dumps` of the document), in pieces."""
+        return snapshot.text_parts(self.document, self.encoded)
+
     def text(self) -> str:
-        """The snapshot as `collect` writes it (`jsonio.dumps` of the document)."""
-        return snapshot.text(self.document, self.encoded)
+        return "".join(self.parts())
 
 
 def collect_tenant(

@@ -27,12 +27,12 @@ def collect(
     )
     collection = collect_sources(sources)
     document = collection.document
-    payload = collection.text().encode("utf-8")
-    jsonio.atomic_write(output, payload)
+    # Written piece by piece: the text is never in memory whole, nor as bytes.
+    digest = jsonio.atomic_write(output, collection.parts())
     failed = [n for n, r in document["sources"].items() if r["status"] != "ok"]
     # Each cause once, however many sources it stopped, with the checks it leaves blind
     # (from the document written: parsing the file back would only cost time).
-    read = snapshot.from_document(document, str(output), jsonio.sha256(payload))
+    read = snapshot.from_document(document, str(output), digest)
     for group in grouped(read.sources, failed):
         blind = sorted(
             cid for cid, c in checks.items() if set(c.spec.requires) & set(group.sources)

@@ -148,7 +148,7 @@ def audit_tenant(
         tenant_options = replace(options, dns_server=entry.dns_server or options.dns_server)
         collection = collect_tenant(access, sources, tenant_options)
         text = collection.text()
-        read = snapshot.parse(text.encode(), f"live:{entry.tenant}")
+        read = snapshot.parse_text(text, f"live:{entry.tenant}")
         result = engine.audit(read, baseline, checks, started_at=utc_now(), selected=selected)
     except Exception as exc:  # whatever breaks one tenant must not stop the others
         if isinstance(exc, AuditInputError):

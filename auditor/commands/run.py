@@ -106,7 +106,7 @@ def audit(
         text = collection.text()
         if target.save_snapshot:
             jsonio.atomic_write(target.save_snapshot, text)
-        read = snapshot.parse(text.encode("utf-8"), f"live:{target.tenant}")
+        read = snapshot.parse_text(text, f"live:{target.tenant}")
     elif target.demo:
         # The installed path differs between machines; name the demo the same everywhere.
         read = replace(snapshot.load(demo.SNAPSHOT), label="demo:snapshot.json")

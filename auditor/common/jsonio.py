@@ -10,7 +10,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -142,6 +142,27 @@ def sha256(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
+_SLICE = 1 << 20  # characters encoded at a time: text is never held as bytes in full
+
+
+def utf8_slices(text: str | bytes | Iterable[str]) -> Iterator[bytes]:
+    """`text` (one string, or pieces of one) as UTF-8, a slice at a time."""
+    if isinstance(text, bytes):
+        yield text
+        return
+    for piece in [text] if isinstance(text, str) else text:
+        for start in range(0, len(piece), _SLICE):
+            yield piece[start : start + _SLICE].encode("utf-8")
+
+
+def text_sha256(text: str | Iterable[str]) -> str:
+    """The SHA-256 of `text` as UTF-8, without holding its bytes."""
+    digest = hashlib.sha256()
+    for chunk in utf8_slices(text):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
 def _checks(check: Any) -> Any:
     def holds(value: str) -> bool:
         try:
@@ -222,10 +243,18 @@ def _describe(error: jsonschema.ValidationError) -> str:
     return message.replace("\n", " ")
 
 
-def atomic_write(path: Path, data: str | bytes) -> None:
+def atomic_write(path: Path, data: str | bytes | Iterable[str]) -> str:
     """Write via a private temporary file in the same folder, then rename: readers never see
-    a half-written report, and the file is readable by its owner only."""
-    payload = data.encode("utf-8") if isinstance(data, str) else data
+    a half-written report, and the file is readable by its owner only. Text (a string, or
+    its pieces in order) is encoded a slice at a time. Returns the SHA-256 of what was
+    written."""
+    digest = hashlib.sha256()
+
+    def write_all(handle: Any) -> None:
+        for chunk in utf8_slices(data):
+            digest.update(chunk)
+            handle.write(chunk)
+
     if path.is_symlink():
         # Written through the link: the file it points to is replaced, the link stays.
         path = path.resolve()
@@ -237,13 +266,13 @@ def atomic_write(path: Path, data: str | bytes) -> None:
         # A device or a pipe (/dev/stdout, /dev/null, a FIFO): renaming over it would replace
         # the device node itself, so write into it instead.
         with path.open("wb") as handle:
-            handle.write(payload)
-        return
+            write_all(handle)
+        return digest.hexdigest()
     directory = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
+            write_all(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o600)
@@ -252,6 +281,7 @@ def atomic_write(path: Path, data: str | bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    return digest.hexdigest()
 
 
 def dumps(document: Any) -> str:

@@ -13,9 +13,10 @@ from auditor.snapshot.read import (
     from_document,
     load,
     parse,
+    parse_text,
     thaw,
 )
-from auditor.snapshot.write import data_problem, document, encode_record, text
+from auditor.snapshot.write import data_problem, document, encode_record, text, text_parts
 
 __all__ = [
     "SCHEMA_ID",
@@ -31,6 +32,8 @@ __all__ = [
     "from_document",
     "load",
     "parse",
+    "parse_text",
     "text",
+    "text_parts",
     "thaw",
 ]

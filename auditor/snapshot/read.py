@@ -76,6 +76,12 @@ def parse(raw: bytes, label: str) -> Snapshot:
     return from_document(jsonio.parse_json(raw, label), label, jsonio.sha256(raw))
 
 
+def parse_text(text: str, label: str) -> Snapshot:
+    """A snapshot's text already in memory, as a collection made it: neither its bytes nor a
+    decoded copy of them are made."""
+    return from_document(jsonio.parse_text(text, label), label, jsonio.text_sha256(text))
+
+
 def from_document(document: Any, label: str, sha256: str) -> Snapshot:
     """A snapshot document already in memory (`sha256` is its file's), validated."""
     kinds.require(document, label, "snapshot")

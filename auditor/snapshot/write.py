@@ -76,11 +76,12 @@ def encode_record(record: Mapping[str, Any]) -> str:
     return jsonio.dumps(record).rstrip("\n").replace("\n", _ENTRY_INDENT)
 
 
-def text(document: Mapping[str, Any], encoded: Mapping[str, str]) -> str:
-    """`jsonio.dumps(document)`, byte for byte, with each source's entry taken from `encoded`
-    (encode_record's text) where it is there. The document is encoded with a placeholder for
-    each of those entries, a string no data can hold (it carries a random nonce), and the
-    placeholders are replaced in one pass."""
+def text_parts(document: Mapping[str, Any], encoded: Mapping[str, str]) -> list[str]:
+    """`jsonio.dumps(document)` in pieces that join to it byte for byte, with each source's
+    entry taken from `encoded` (encode_record's text) where it is there: written piece by
+    piece, the snapshot never needs its whole text in one string. The document is encoded
+    with a placeholder for each of those entries, a string no data can hold (it carries a
+    random nonce), and split at the placeholders."""
     nonce = secrets.token_hex(16)
     sources = document["sources"]
     shell = {
@@ -91,4 +92,11 @@ def text(document: Mapping[str, Any], encoded: Mapping[str, str]) -> str:
         },
     }
     placeholder = re.compile(json.dumps(nonce)[:-1] + r':([^"\\]*)"')
-    return placeholder.sub(lambda m: encoded[m.group(1)], jsonio.dumps(shell))
+    pieces = placeholder.split(jsonio.dumps(shell))
+    # split() puts each placeholder's source name between the text around it.
+    return [encoded[piece] if i % 2 else piece for i, piece in enumerate(pieces)]
+
+
+def text(document: Mapping[str, Any], encoded: Mapping[str, str]) -> str:
+    """The whole snapshot as one string (see text_parts)."""
+    return "".join(text_parts(document, encoded))

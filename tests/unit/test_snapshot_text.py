@@ -44,3 +44,23 @@ def test_any_records_and_envelope_text(records, name):
     }
     encoded = {key: snapshot.encode_record(r) for key, r in document["sources"].items()}
     assert snapshot.text(document, encoded) == jsonio.dumps(document)
+
+
+def test_written_piece_by_piece_the_file_is_the_whole_text_and_its_digest(tmp_path):
+    encoded = {name: snapshot.encode_record(r) for name, r in DEMO["sources"].items()}
+    parts = snapshot.text_parts(DEMO, encoded)
+    assert len(parts) > 1
+    path = tmp_path / "snapshot.json"
+    digest = jsonio.atomic_write(path, parts)
+    assert path.read_bytes() == jsonio.dumps(DEMO).encode("utf-8")
+    assert digest == jsonio.sha256(path.read_bytes())
+    assert snapshot.parse_text("".join(parts), "x").sha256 == digest
+
+
+def test_text_longer_than_a_slice_is_encoded_whole(tmp_path):
+    # Characters of two, three and four bytes across the slices' edges.
+    text = "é€😀a" * (jsonio._SLICE // 2)
+    path = tmp_path / "big.txt"
+    digest = jsonio.atomic_write(path, [text, "end"])
+    assert path.read_bytes() == (text + "end").encode("utf-8")
+    assert digest == jsonio.text_sha256(text + "end") == jsonio.sha256(path.read_bytes())

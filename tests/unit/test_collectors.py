@@ -18,6 +18,7 @@ from auditor.collect.collectors.message_trace import (
     aggregate,
     continuation,
     message_trace,
+    recipients,
     windows,
 )
 from auditor.collect.exchange import ExchangeClient
@@ -82,6 +83,30 @@ class TestAggregation:
             },
         ]
         assert "secret plans" not in json.dumps(aggregates)
+
+    def test_a_guid_is_one_message_however_cased_and_other_ids_stay_as_they_are(self):
+        guid = "3890b888-7dfb-5d47-8dd5-b2744c0adfc4"
+        rows = [
+            row(guid, "a@contoso.com", "b@contoso.com"),
+            row(guid.upper(), "a@contoso.com", "x@gmail.com"),  # the same message: outbound
+            row("0123", "a@contoso.com", "b@contoso.com"),  # not GUIDs: two messages,
+            row("123", "a@contoso.com", "b@contoso.com"),  # though equal as hex numbers
+            row(guid.replace("-", ""), "a@contoso.com", "b@contoso.com"),  # not a GUID's form
+        ]
+        aggregates, _ = aggregate(rows, ACCEPTED)
+        counts = {a["Outbound"]: a["MessageCount"] for a in aggregates}
+        assert counts == {True: 1, False: 3}
+
+    def test_peak_start_and_first_seen_keep_the_time_to_the_second(self):
+        rows = [
+            row("m1", "a@contoso.com", "x@gmail.com", received="2026-11-19T10:00:00.9999999Z"),
+            row("m2", "a@contoso.com", "y@gmail.com", received="1969-12-31T23:59:59.5Z"),
+        ]
+        totals = recipients(rows, ACCEPTED)["ExternalRecipients"]
+        assert totals["Peak24h"] == {"Recipients": 1, "PeakStart": "1969-12-31T23:59:59Z"}
+        aggregates, _ = aggregate(rows, ACCEPTED)
+        assert aggregates[0]["FirstReceived"] == "1969-12-31T23:59:59Z"
+        assert aggregates[0]["LastReceived"] == "2026-11-19T10:00:00Z"
 
     def test_rate_limiter_waits_for_the_oldest_call_to_leave_the_period(self):
         clock = Clock()

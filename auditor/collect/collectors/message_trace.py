@@ -14,10 +14,11 @@ from __future__ import annotations
 import re
 import threading
 import time
+from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from auditor.collect.collectors import CollectContext
@@ -83,17 +84,42 @@ class RateLimiter:
 
 @dataclass
 class _Bucket:
-    messages: set[str] = field(default_factory=set)
-    first: datetime | None = None
-    last: datetime | None = None
+    messages: int = 0
+    first: int | None = None  # microseconds since the epoch
+    last: int | None = None
 
 
-@dataclass(slots=True)
-class _Message:
-    sender_domain: str
-    from_ip: str | None
-    received: datetime
-    outbound: bool = False
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _micros(when: datetime) -> int:
+    return (when - _EPOCH) // _MICROSECOND
+
+
+def _time(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+def _times() -> array[int]:
+    """Times kept one per counted recipient, as microseconds in 8 bytes each (a datetime
+    and the pointer to it took 56)."""
+    return array("q")
+
+
+_GUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+# A message's entry packs its (sender domain, source IP) pair, as a number below 2**31, and
+# whether it is outbound into the low bits; its received time above them.
+_PAIR_BITS = 31
+
+
+def _message_key(trace_id: str) -> int | str:
+    """A message's key: a GUID (MessageTraceId always is one) as its 128-bit number, 44
+    bytes instead of a string's 85, and the same GUID however its letters are cased; any
+    other id as it is."""
+    if len(trace_id) == 36 and _GUID.fullmatch(trace_id):
+        return int(trace_id.replace("-", ""), 16)
+    return trace_id
 
 
 def windows(end: datetime, days: int) -> list[tuple[datetime, datetime]]:
@@ -224,18 +250,24 @@ class Totals:
     def __init__(self, accepted: Mapping[str, Mapping[str, Any]]):
         self.accepted = accepted
         self.rows = 0
-        self.messages: dict[str, _Message] = {}
+        # Each distinct message: one number (its received time, its pair's index, outbound).
+        self.messages: dict[int | str, int] = {}
+        self.pairs: dict[tuple[str, str | None], int] = {}  # (sender domain, source IP)
         self.without_sender = 0
         self.excluded = {"ExpandedGroup": 0, "NullSender": 0, "SystemSender": 0, "NoRecipient": 0}
-        self.external: list[datetime] = []
-        self.moera: list[datetime] = []
+        self.external = _times()
+        self.moera = _times()
         self.moera_senders: dict[str, int] = {}
         self.senders: dict[str, _Sender] = {}
         self._covered: dict[str, bool] = {}  # domain -> an accepted domain covers it
-        self._strings: dict[str, str] = {}  # sender domains and source IPs, one copy each
 
-    def _shared(self, text: str) -> str:
-        return self._strings.setdefault(text, text)
+    def _pair(self, sender_domain: str, ip: str | None) -> int:
+        index = self.pairs.get((sender_domain, ip))
+        if index is None:
+            index = self.pairs[(sender_domain, ip)] = len(self.pairs)
+            if index >= 1 << _PAIR_BITS:
+                raise ValueError("more sender domain and source IP pairs than a trace can hold")
+        return index
 
     def _inside(self, domain: str) -> bool:
         known = self._covered.get(domain)
@@ -245,24 +277,22 @@ class Totals:
 
     def add(self, row: Mapping[str, Any], when: datetime | None = None) -> None:
         self.rows += 1
-        when = when or parse_time(str(row["Received"]))
+        micros = _micros(when or parse_time(str(row["Received"])))
         recipient = address_domain(row.get("RecipientAddress"))
         # The aggregates: every row with a sender, the expanded group's own row included.
         sender_domain = address_domain(row.get("SenderAddress"))
         if not sender_domain:
             self.without_sender += 1  # bounces and other mail with an empty envelope sender
         else:
-            trace_id = str(row.get("MessageTraceId") or row.get("MessageId"))
+            key = _message_key(str(row.get("MessageTraceId") or row.get("MessageId")))
             external = recipient is not None and not self._inside(recipient)
-            message = self.messages.get(trace_id)
-            if message is None:
-                # One copy of each domain and address for all the messages that share it:
-                # each row brings its own strings, which would live as long as the message.
-                ip = row.get("FromIP") or None
-                message = self.messages[trace_id] = _Message(
-                    self._shared(sender_domain), self._shared(ip) if ip else None, when
-                )
-            message.outbound = message.outbound or external
+            entry = self.messages.get(key)
+            if entry is None:
+                # The first row with a sender names the message's pair, as it always did.
+                pair = self._pair(sender_domain, row.get("FromIP") or None)
+                self.messages[key] = (micros << (_PAIR_BITS + 1)) | (pair << 1) | external
+            elif external and not entry & 1:
+                self.messages[key] = entry | 1
         # The recipients, as the sending limits count them.
         if str(row.get("Status") or "").strip().lower() == EXPANDED:
             self.excluded["ExpandedGroup"] += 1
@@ -280,32 +310,35 @@ class Totals:
             return
         outside = not self._inside(recipient)
         if outside:
-            self.external.append(when)
+            self.external.append(micros)
             if sender_domain.endswith(".onmicrosoft.com"):
-                self.moera.append(when)
+                self.moera.append(micros)
                 self.moera_senders[sender] = self.moera_senders.get(sender, 0) + 1
         if self._inside(sender_domain):  # the tenant's own senders
             counts = self.senders.setdefault(sender, _Sender())
-            (counts.external if outside else counts.internal).append(when)
+            (counts.external if outside else counts.internal).append(micros)
 
     def aggregates(self) -> list[dict[str, Any]]:
+        pairs = list(self.pairs)
+        mask = (1 << _PAIR_BITS) - 1
         buckets: dict[tuple[str, str, bool], _Bucket] = {}
-        for trace_id, message in self.messages.items():
-            key = (message.sender_domain, message.from_ip or "", message.outbound)
-            bucket = buckets.setdefault(key, _Bucket())
-            bucket.messages.add(trace_id)
-            if bucket.first is None or message.received < bucket.first:
-                bucket.first = message.received
-            if bucket.last is None or message.received > bucket.last:
-                bucket.last = message.received
+        for entry in self.messages.values():
+            received = entry >> (_PAIR_BITS + 1)
+            domain, ip = pairs[(entry >> 1) & mask]
+            bucket = buckets.setdefault((domain, ip or "", bool(entry & 1)), _Bucket())
+            bucket.messages += 1
+            if bucket.first is None or received < bucket.first:
+                bucket.first = received
+            if bucket.last is None or received > bucket.last:
+                bucket.last = received
         return [
             {
                 "SenderDomain": domain,
                 "FromIP": ip or None,
                 "Outbound": outbound,
-                "MessageCount": len(bucket.messages),
-                "FirstReceived": format_time(bucket.first) if bucket.first else None,
-                "LastReceived": format_time(bucket.last) if bucket.last else None,
+                "MessageCount": bucket.messages,
+                "FirstReceived": _formatted(bucket.first),
+                "LastReceived": _formatted(bucket.last),
             }
             for (domain, ip, outbound), bucket in sorted(buckets.items())
         ]
@@ -315,10 +348,10 @@ class Totals:
         return {
             "ExternalRecipients": {
                 "Counted": len(self.external),
-                "Peak24h": peak(self.external, DAY),
+                "Peak24h": _peak(self.external, DAY),
                 "OnMicrosoft": {
                     "Counted": len(self.moera),
-                    "Peak24h": peak(self.moera, DAY),
+                    "Peak24h": _peak(self.moera, DAY),
                     "Senders": [{"Sender": s, "ExternalRecipients": n} for s, n in moera_senders][
                         :TOP_SENDERS
                     ],
@@ -345,23 +378,33 @@ def aggregate(
     return totals.aggregates(), totals.without_sender
 
 
-def peak(times: list[datetime], window: timedelta) -> dict[str, Any]:
+def peak(times: Iterable[datetime], window: timedelta) -> dict[str, Any]:
     """The most events in any `window` (rolling, as the service counts), and when that window
     began: the earliest such window when several tie."""
+    return _peak([_micros(when) for when in times], window)
+
+
+def _peak(times: Iterable[int], window: timedelta) -> dict[str, Any]:
+    """peak() of times in microseconds since the epoch."""
     ordered = sorted(times)
+    span = window // _MICROSECOND
     best, start, low = 0, None, 0
     for high, when in enumerate(ordered):
-        while when - ordered[low] >= window:
+        while when - ordered[low] >= span:
             low += 1
         if high - low + 1 > best:
             best, start = high - low + 1, ordered[low]
-    return {"Recipients": best, "PeakStart": format_time(start) if start else None}
+    return {"Recipients": best, "PeakStart": _formatted(start)}
+
+
+def _formatted(micros: int | None) -> str | None:
+    return format_time(_time(micros)) if micros is not None else None
 
 
 @dataclass
 class _Sender:
-    internal: list[datetime] = field(default_factory=list)
-    external: list[datetime] = field(default_factory=list)
+    internal: array[int] = field(default_factory=_times)
+    external: array[int] = field(default_factory=_times)
 
 
 def recipients(
@@ -380,10 +423,10 @@ def _busiest(senders: Mapping[str, _Sender]) -> list[dict[str, Any]]:
             "Sender": sender,
             "Recipients": len(c.internal) + len(c.external),
             "ExternalRecipients": len(c.external),
-            "Peak24h": peak(c.internal + c.external, DAY),
-            "Peak24hExternal": peak(c.external, DAY),
-            "PeakHourExternal": peak(c.external, HOUR),
-            "PeakHourInternal": peak(c.internal, HOUR),
+            "Peak24h": _peak(c.internal + c.external, DAY),
+            "Peak24hExternal": _peak(c.external, DAY),
+            "PeakHourExternal": _peak(c.external, HOUR),
+            "PeakHourInternal": _peak(c.internal, HOUR),
         }
         for sender, c in senders.items()
     }

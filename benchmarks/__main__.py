@@ -48,7 +48,7 @@ SMOKE = Sizes(200, 20, 5, 100, 500, 2_000, (200, 2_000), 0.001)
 class Child:
     code: int
     wall: float  # seconds
-    rss_mb: float  # peak
+    rss_mb: float  # peak, in megabytes (10^6 bytes)
     cpu: float  # seconds, user and system
 
 
@@ -94,7 +94,9 @@ def _run(module: str, args: list[str], env: dict[str, str], timeout: float) -> C
         wall = time.perf_counter() - started
         code = os.waitstatus_to_exitcode(status)
         try:
-            peak_mb = int(peak_file.read_text()) / 1024
+            # VmHWM is in kibibytes; every size here is in megabytes (10^6 bytes), as the
+            # snapshot's size is, so that their ratio is one of like units.
+            peak_mb = int(peak_file.read_text()) * 1024 / 1e6
         except (OSError, ValueError):
             peak_mb = math.nan  # not Linux, or the child died before it could say
     return Child(code, wall, peak_mb, usage.ru_utime + usage.ru_stime)
@@ -336,8 +338,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"  {r['users']:>9,}  {r['size_mb']:7.1f}  {r['load']:6.2f}  {r['parse']:6.2f}  "
             f"{r['judge']:6.2f}  {r['judge'] / r['load']:5.2f}  "
-            f"{r['rss_mb'] / r['size_mb']:5.1f}  |  {r['written_size_mb']:7.1f}  "
-            f"{r['written_rss_mb'] / r['written_size_mb']:5.1f}"
+            f"{r['rss_mb'] / r['size_mb']:5.2f}  |  {r['written_size_mb']:7.1f}  "
+            f"{r['written_rss_mb'] / r['written_size_mb']:5.2f}"
         )
     first, last = rows[0], rows[-1]
     slope = math.log(last["judge"] / first["judge"]) / math.log(last["users"] / first["users"])

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 import responses
 
+from auditor import snapshot
 from auditor.collect.catalogue import with_dependencies
 from auditor.collect.clouds import resolve
 from auditor.collect.collectors import CollectContext, normalise_time
@@ -24,6 +25,7 @@ from auditor.collect.collectors.message_trace import (
 from auditor.collect.exchange import ExchangeClient
 from auditor.collect.http import ApiError, HttpClient, RetryPolicy
 from auditor.collect.runner import Collector, api_cause
+from auditor.common import jsonio
 from auditor.common.timeutil import parse_time
 from auditor.snapshot import data_problem
 from tests.unit.test_http import INVOKE, Clock
@@ -332,9 +334,11 @@ class TestCollection:
         invoke = f"https://exo.test/adminapi/beta/{TENANT_ID}/InvokeCommand"
         responses.post(invoke, json={"value": [{"DomainName": "contoso.com", "Default": True}]})
         http = HttpClient(RetryPolicy(max_attempts=1))
-        document = Collector("contoso.com", cloud, Tokens(), http).collect(
-            ["graph.domains", "exchange.acceptedDomains"]
-        )
+        collector = Collector("contoso.com", cloud, Tokens(), http)
+        document = collector.collect(["graph.domains", "exchange.acceptedDomains"])
+        # Every entry, failed or not, was encoded as it came in, as the whole would be.
+        assert set(collector.encoded) == set(document["sources"])
+        assert snapshot.text(document, collector.encoded) == jsonio.dumps(document)
         sources = document["sources"]
         assert sources["graph.domains"]["status"] == "error"
         assert sources["graph.domains"]["error"].endswith(

@@ -9,7 +9,7 @@ from typing import Any
 
 from auditor.common.timeutil import parse_time
 from auditor.judge import CheckContext, Result, Status, check
-from auditor.mail.domains import users_by_domain
+from auditor.mail.domains import DomainUse, users_by_domain
 from checks._mail import (
     DomainIndex,
     connector_entries,
@@ -27,8 +27,8 @@ class _Sightings:
     first: str | None = None
     last: str | None = None
     connectors: set[str] = field(default_factory=set)
-    users: int = 0  # users with a mail or proxy address in the domain
-    examples: list[str] = field(default_factory=list)  # the smallest of those addresses
+    # Users with a mail or proxy address in the domain, and the smallest of those addresses.
+    addresses: DomainUse = field(default_factory=DomainUse)
 
     def seen_in_trace(self, row: Mapping[str, Any], connector: str | None) -> None:
         count = int(row["MessageCount"])
@@ -59,10 +59,10 @@ class _Sightings:
             }
         if self.connectors:
             evidence["inboundConnectorSenderDomains"] = sorted(self.connectors)
-        if self.users:
-            evidence["users"] = {"count": self.users}
-            if self.examples:
-                evidence["users"]["addressExamples"] = self.examples
+        if self.addresses.users:
+            evidence["users"] = {"count": self.addresses.users}
+            if self.addresses.examples:
+                evidence["users"]["addressExamples"] = self.addresses.examples
         return evidence
 
     def describe(self) -> str:
@@ -82,8 +82,8 @@ class _Sightings:
             parts.append(
                 f"in SenderDomains of inbound connector {', '.join(sorted(self.connectors))}"
             )
-        if self.users:
-            parts.append(f"in the addresses of {plural(self.users, 'user')}")
+        if self.addresses.users:
+            parts.append(f"in the addresses of {plural(self.addresses.users, 'user')}")
         return "; ".join(parts)
 
 
@@ -176,8 +176,7 @@ def unregistered_sending_domains(ctx: CheckContext) -> Iterator[Result]:
         examples_for=lambda domain: not index.standing(domain).registered,
     )
     for domain, found in use.items():
-        seen[domain].users = found.users
-        seen[domain].examples = found.examples
+        seen[domain].addresses = found
 
     window = f"{trace['StartDate']} to {trace['EndDate']}"
     for domain, sightings in sorted(seen.items()):

@@ -41,7 +41,7 @@ class Collection:
         return snapshot.text_parts(self.document, self.encoded)
 
     def text(self) -> str:
-        return "".join(self.parts())
+        return snapshot.text(self.document, self.encoded)
 
 
 def collect_tenant(

@@ -50,6 +50,7 @@ class Reader:
         self.eof = False
         self.surrogate_escape = False  # a "\ud..." escape occurs: see jsonio.whole_text
         self._tail = ""
+        self._longest = 0  # the longest slice yet, in characters
 
     def document(self) -> Any:
         try:
@@ -74,6 +75,7 @@ class Reader:
             if "\\u" in piece and _SURROGATE_ESCAPE.search(piece):
                 self.surrogate_escape = True
         self._tail = (self._tail + piece[-2:])[-2:]
+        self._longest = max(self._longest, len(piece))
         self.buf = self.buf[self.pos :] + piece
         self.pos = 0
         return True
@@ -184,8 +186,10 @@ class Reader:
         container, or None if no cut tried parses whole."""
         start = self.pos
         cut = self.buf.rfind(separator, start + 1)
-        if cut < 0:
-            self._grow()
+        if cut < 0 and len(self.buf) - start <= self._longest:
+            # One slice more, only while less than one is left: where the separator does not
+            # recur, the buffer must not grow to the whole text (nor its copies go quadratic).
+            self._more()
             start = self.pos
             cut = self.buf.rfind(separator, start + 1)
         for _ in range(_TRIES):

@@ -194,3 +194,23 @@ def _refused(path: Path) -> str:
     except AuditInputError as exc:
         return exc.lines()[0].split("$: ", 1)[1]
     return "read"
+
+
+def test_a_long_array_whose_separator_never_recurs_is_read_without_holding_the_text():
+    """Numbers: the separator learned ("1, 2") does not come again, so members are read one
+    at a time; the buffer stays a few slices long instead of growing to the whole text."""
+    values = list(range(3, 200_000, 7))
+    raw = json.dumps([1, 2, *values]).encode()
+    longest = 0
+    original = jsonstream.Reader._more
+
+    def watched(self):
+        nonlocal longest
+        grew = original(self)
+        longest = max(longest, len(self.buf))
+        return grew
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(jsonstream.Reader, "_more", watched)
+        assert _read(raw, 4096)[0] == [1, 2, *values]
+    assert longest <= 4 * 4096

@@ -69,13 +69,21 @@ def read_bytes(path: Path) -> bytes:
         raise AuditInputError.one(str(path), "$", f"cannot read: {exc.strerror}") from None
 
 
+# Files from this size are read a slice at a time. Below it the text is small beside the
+# objects, and reading it whole is faster (the stream tries each outer container whole first:
+# 0.16 s instead of 0.02 s for a 2.5 MB snapshot).
+STREAM_FROM = 16 << 20
+
+
 def read_large(path: Path) -> tuple[Any, str]:
-    """A large JSON file's value and the SHA-256 of its bytes, read a slice at a time
-    (`jsonstream`): the whole text is never in memory beside the objects. What the stream
-    cannot take (invalid JSON or UTF-8, an unreadable file) is read whole and said as
+    """A JSON file's value and the SHA-256 of its bytes; a large file is read a slice at a
+    time (`jsonstream`): its whole text is never in memory beside the objects. What the
+    stream cannot take (invalid JSON or UTF-8, an unreadable file) is read whole and said as
     `parse_json` says it."""
     _regular(path)
     try:
+        if path.stat().st_size < STREAM_FROM:
+            raise jsonstream.Stopped("small")
         with path.open("rb") as handle, cycles.paused():
             value, escaped, digest = jsonstream.read(handle)
     except (jsonstream.Stopped, OSError):

@@ -143,6 +143,12 @@ def test_nesting_deeper_than_python_can_follow_stops_the_stream():
 # -- snapshots read through the stream ---------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def _every_file_streamed(monkeypatch):
+    """Files under 16 MiB are read whole: here every file goes through the stream."""
+    monkeypatch.setattr(jsonio, "STREAM_FROM", 0)
+
+
 def test_a_snapshot_read_a_slice_at_a_time_is_the_snapshot_read_whole(tmp_path):
     raw = demo.SNAPSHOT.read_bytes()
     whole = snapshot.parse(raw, str(demo.SNAPSHOT))
@@ -214,3 +220,21 @@ def test_a_long_array_whose_separator_never_recurs_is_read_without_holding_the_t
         patch.setattr(jsonstream.Reader, "_more", watched)
         assert _read(raw, 4096)[0] == [1, 2, *values]
     assert longest <= 4 * 4096
+
+
+def test_a_small_file_is_read_whole_and_a_large_one_a_slice_at_a_time(tmp_path, monkeypatch):
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps({"users": [{"id": str(i)} for i in range(100)]}))
+    streamed = []
+    original = jsonstream.read
+
+    def watched(handle, *args):
+        streamed.append(True)
+        return original(handle, *args)
+
+    monkeypatch.setattr(jsonstream, "read", watched)
+    monkeypatch.setattr(jsonio, "STREAM_FROM", path.stat().st_size + 1)
+    small = jsonio.read_large(path)
+    assert not streamed
+    monkeypatch.setattr(jsonio, "STREAM_FROM", path.stat().st_size)
+    assert jsonio.read_large(path) == small and streamed

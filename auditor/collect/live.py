@@ -40,9 +40,6 @@ class Collection:
         """The snapshot as `collect` writes it (`jsonio.dumps` of the document), in pieces."""
         return snapshot.text_parts(self.document, self.encoded)
 
-    def text(self) -> str:
-        return snapshot.text(self.document, self.encoded)
-
 
 def collect_tenant(
     access: LiveAccess,

@@ -147,8 +147,8 @@ def audit_tenant(
         )
         tenant_options = replace(options, dns_server=entry.dns_server or options.dns_server)
         collection = collect_tenant(access, sources, tenant_options)
-        text = collection.text()
-        read = snapshot.parse_text(text, f"live:{entry.tenant}")
+        parts = collection.parts()
+        read = snapshot.parse_parts(parts, f"live:{entry.tenant}")
         result = engine.audit(read, baseline, checks, started_at=utc_now(), selected=selected)
     except Exception as exc:  # whatever breaks one tenant must not stop the others
         if isinstance(exc, AuditInputError):
@@ -160,7 +160,7 @@ def audit_tenant(
         return TenantRun(entry.name, "error", 2, error=(message.splitlines() or [""])[0][:300])
     folder = out_dir / entry.name
     folder.mkdir(parents=True, exist_ok=True)
-    jsonio.atomic_write(folder / "snapshot.json", text)
+    jsonio.atomic_write(folder / "snapshot.json", parts)
     jsonio.atomic_write(folder / "report.json", json_report.render(result))
     jsonio.atomic_write(folder / "summary.md", markdown.render(result))
     late = ""

@@ -103,10 +103,10 @@ def audit(
     if live:
         assert target.collect is not None
         collection = target.collect(required_sources(checks, selected))
-        text = collection.text()
+        parts = collection.parts()
         if target.save_snapshot:
-            jsonio.atomic_write(target.save_snapshot, text)
-        read = snapshot.parse_text(text, f"live:{target.tenant}")
+            jsonio.atomic_write(target.save_snapshot, parts)
+        read = snapshot.parse_parts(parts, f"live:{target.tenant}")
     elif target.demo:
         # The installed path differs between machines; name the demo the same everywhere.
         read = replace(snapshot.load(demo.SNAPSHOT), label="demo:snapshot.json")

@@ -10,7 +10,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -90,6 +90,18 @@ def read_large(path: Path) -> tuple[Any, str]:
         raw = read_bytes(path)
         return parse_json(raw, str(path)), sha256(raw)
     return (whole_text(value) if escaped else value), digest
+
+
+def parse_pieces(parts: Sequence[str], label: str) -> Any:
+    """JSON text held in pieces (a collection's sources, each encoded as it came in), parsed
+    a slice at a time without joining them: the text is not held twice. Text the stream stops
+    on is joined and said as `parse_text` says it."""
+    try:
+        with cycles.paused():
+            value, escaped = jsonstream.parse(jsonstream.pieces(parts))
+    except jsonstream.Stopped:
+        return parse_text("".join(parts), label)
+    return whole_text(value) if escaped else value
 
 
 def parse_json(raw: bytes, label: str, unique_keys: bool = False) -> Any:

@@ -23,7 +23,7 @@ import codecs
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO
 
 _SLICE = 1 << 20  # bytes read at a time
@@ -223,12 +223,27 @@ def slices(handle: BinaryIO, digest: Any, size: int = _SLICE) -> Iterator[str]:
         yield tail
 
 
+def pieces(parts: Iterable[str], size: int = 0) -> Iterator[str]:
+    """Text held in pieces of any length, a slice of at most `size` (default `_SLICE`)
+    characters at a time."""
+    size = size or _SLICE
+    for part in parts:
+        for at in range(0, len(part), size):
+            yield part[at : at + size]
+
+
+def parse(slices: Iterator[str]) -> tuple[Any, bool]:
+    """The JSON value of text given a slice at a time, and whether it holds a `\\ud...`
+    escape. Raises Stopped where the text must be parsed whole to say what is wrong."""
+    reader = Reader(slices)
+    return reader.document(), reader.surrogate_escape
+
+
 def read(handle: BinaryIO, size: int = _SLICE) -> tuple[Any, bool, str]:
     """The JSON value of an open file, whether it holds a `\\ud...` escape, and the SHA-256
     of its bytes. Raises Stopped where the file must be read whole to say what is wrong."""
     digest = hashlib.sha256()
-    reader = Reader(slices(handle, digest, size))
-    value = reader.document()
+    value, escaped = parse(slices(handle, digest, size))
     if handle.read(1):
         raise Stopped("the file grew while it was read")
-    return value, reader.surrogate_escape, digest.hexdigest()
+    return value, escaped, digest.hexdigest()

@@ -13,7 +13,7 @@ from auditor.snapshot.read import (
     from_document,
     load,
     parse,
-    parse_text,
+    parse_parts,
     thaw,
 )
 from auditor.snapshot.write import data_problem, document, encode_record, text, text_parts
@@ -32,7 +32,7 @@ __all__ = [
     "from_document",
     "load",
     "parse",
-    "parse_text",
+    "parse_parts",
     "text",
     "text_parts",
     "thaw",

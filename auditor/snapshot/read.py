@@ -5,7 +5,7 @@ more than the judging itself on a large tenant."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -76,10 +76,10 @@ def parse(raw: bytes, label: str) -> Snapshot:
     return from_document(jsonio.parse_json(raw, label), label, jsonio.sha256(raw))
 
 
-def parse_text(text: str, label: str) -> Snapshot:
-    """A snapshot's text already in memory, as a collection made it: neither its bytes nor a
-    decoded copy of them are made."""
-    return from_document(jsonio.parse_text(text, label), label, jsonio.text_sha256(text))
+def parse_parts(parts: Sequence[str], label: str) -> Snapshot:
+    """A snapshot's text in the pieces a collection holds (`Collection.parts`), parsed a
+    slice at a time: never joined, so a live run does not hold its text twice."""
+    return from_document(jsonio.parse_pieces(parts, label), label, jsonio.text_sha256(parts))
 
 
 def from_document(document: Any, label: str, sha256: str) -> Snapshot:

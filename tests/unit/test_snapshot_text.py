@@ -3,11 +3,13 @@ of the whole document encoded at once (the layout every snapshot file has had)."
 
 import json
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from auditor import demo, snapshot
-from auditor.common import jsonio
+from auditor.common import jsonio, jsonstream
+from auditor.common.errors import AuditInputError
 
 DEMO = json.loads(demo.SNAPSHOT.read_text(encoding="utf-8"))
 
@@ -54,7 +56,31 @@ def test_written_piece_by_piece_the_file_is_the_whole_text_and_its_digest(tmp_pa
     digest = jsonio.atomic_write(path, parts)
     assert path.read_bytes() == jsonio.dumps(DEMO).encode("utf-8")
     assert digest == jsonio.sha256(path.read_bytes())
-    assert snapshot.parse_text("".join(parts), "x").sha256 == digest
+    read = snapshot.parse_parts(parts, "x")
+    assert read.sha256 == digest
+    assert read.sources == snapshot.parse(path.read_bytes(), "x").sources
+
+
+def test_a_collections_pieces_are_parsed_without_being_joined_as_the_file_is(monkeypatch):
+    """Every piece is longer than a slice here: the reader takes them a slice at a time."""
+    monkeypatch.setattr(jsonstream, "_SLICE", 64)
+    encoded = {name: snapshot.encode_record(r) for name, r in DEMO["sources"].items()}
+    parts = snapshot.text_parts(DEMO, encoded)
+    whole = snapshot.parse(jsonio.dumps(DEMO).encode("utf-8"), "x")
+    joined = []
+    monkeypatch.setattr(jsonio, "parse_text", lambda *a, **k: joined.append(a))
+    read = snapshot.parse_parts(parts, "x")
+    assert not joined
+    assert read.sources == whole.sources and read.sha256 == whole.sha256
+
+
+def test_pieces_the_stream_stops_on_are_said_as_the_joined_text_is():
+    parts = ['{"schema": "m365-mail-auditor/snapshot", ', '"sources": {]}']
+    with pytest.raises(AuditInputError) as joined:
+        snapshot.parse(("".join(parts)).encode(), "x")
+    with pytest.raises(AuditInputError) as pieces:
+        snapshot.parse_parts(parts, "x")
+    assert pieces.value.lines() == joined.value.lines()
 
 
 def test_text_longer_than_a_slice_is_encoded_whole(tmp_path):

@@ -64,6 +64,7 @@ def test_written_piece_by_piece_the_file_is_the_whole_text_and_its_digest(tmp_pa
 def test_a_collections_pieces_are_parsed_without_being_joined_as_the_file_is(monkeypatch):
     """Every piece is longer than a slice here: the reader takes them a slice at a time."""
     monkeypatch.setattr(jsonstream, "_SLICE", 64)
+    monkeypatch.setattr(jsonio, "STREAM_FROM", 0)
     encoded = {name: snapshot.encode_record(r) for name, r in DEMO["sources"].items()}
     parts = snapshot.text_parts(DEMO, encoded)
     whole = snapshot.parse(jsonio.dumps(DEMO).encode("utf-8"), "x")
@@ -74,7 +75,8 @@ def test_a_collections_pieces_are_parsed_without_being_joined_as_the_file_is(mon
     assert read.sources == whole.sources and read.sha256 == whole.sha256
 
 
-def test_pieces_the_stream_stops_on_are_said_as_the_joined_text_is():
+def test_pieces_the_stream_stops_on_are_said_as_the_joined_text_is(monkeypatch):
+    monkeypatch.setattr(jsonio, "STREAM_FROM", 0)
     parts = ['{"schema": "m365-mail-auditor/snapshot", ', '"sources": {]}']
     with pytest.raises(AuditInputError) as joined:
         snapshot.parse(("".join(parts)).encode(), "x")

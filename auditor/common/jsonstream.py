@@ -7,7 +7,8 @@ and each value the buffer holds whole is parsed by that same C parser (`raw_deco
 result is the one `json.loads` gives, value for value. A container larger than the buffer is
 entered instead; its members are parsed in batches, each batch up to the last place in the
 buffer that looks like the boundary between two members (the separator learned between the
-first two, such as `},` + newline + the indentation + `{`). A batch is parsed as one array or
+first two, such as `},` + newline + the indentation + `{`; where that never comes again, as
+between numbers, the comma and its whitespace alone). A batch is parsed as one array or
 object, so its members share their keys' strings as in one `json.loads`.
 
 A batch either parses as a whole, ending exactly where it was cut, or is not taken: a cut
@@ -34,6 +35,9 @@ _NUMBER_START = frozenset("-0123456789NI")  # NaN and Infinity too, as json.load
 _NUMBER_TAIL = frozenset("0123456789+-.eE")
 _TRIES = 3  # cut points tried, last first, before one member is parsed alone
 _SEPARATOR_MAX = 256  # whitespace learned into a separator (deeper indentation is not usual)
+
+
+_NO_CUT = object()  # a batch found no separator to cut at
 
 
 class Stopped(Exception):
@@ -137,12 +141,18 @@ class Reader:
             self.pos += 1
             return result
         separator = ""
+        comma_at = 1  # where the comma is in the separator
         rest = 0  # members to parse alone before trying a batch again
         failures = 0
         while True:
             if separator and rest == 0:
-                batch = self._batch(separator, opening, closing)
-                if batch is not None:
+                batch = self._batch(separator, comma_at, opening, closing)
+                if batch is _NO_CUT and comma_at == 1:
+                    # The members' edges differ each time (numbers: "1, 2"): the comma and
+                    # its whitespace alone are looked for instead.
+                    separator, comma_at = separator[1:-1], 0
+                    continue
+                if batch is not _NO_CUT and batch is not None:
                     if is_object:
                         result.update(batch)
                     else:
@@ -181,9 +191,9 @@ class Reader:
             return ""
         return self.buf[comma - 1 : after + 1]
 
-    def _batch(self, separator: str, opening: str, closing: str) -> Any:
+    def _batch(self, separator: str, comma_at: int, opening: str, closing: str) -> Any:
         """The members from `pos` up to the last separator in the buffer, parsed as one
-        container, or None if no cut tried parses whole."""
+        container; None if no cut tried parses whole, _NO_CUT if there was none to try."""
         start = self.pos
         cut = self.buf.rfind(separator, start + 1)
         if cut < 0 and len(self.buf) - start <= self._longest:
@@ -192,10 +202,12 @@ class Reader:
             self._more()
             start = self.pos
             cut = self.buf.rfind(separator, start + 1)
+        if cut < 0:
+            return _NO_CUT
         for _ in range(_TRIES):
             if cut < 0:
                 return None
-            comma = cut + 1
+            comma = cut + comma_at
             text = opening + self.buf[start:comma] + closing
             try:
                 value, end = _raw_decode(text)

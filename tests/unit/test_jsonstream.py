@@ -202,24 +202,33 @@ def _refused(path: Path) -> str:
     return "read"
 
 
-def test_a_long_array_whose_separator_never_recurs_is_read_without_holding_the_text():
-    """Numbers: the separator learned ("1, 2") does not come again, so members are read one
-    at a time; the buffer stays a few slices long instead of growing to the whole text."""
+def test_a_long_array_whose_separator_never_recurs_is_read_in_batches_all_the_same():
+    """Numbers: the separator learned ("1, 2") does not come again, so the comma and its
+    whitespace alone are looked for; the buffer stays a few slices long meanwhile instead of
+    growing to the whole text, and the members are not read one at a time."""
     values = list(range(3, 200_000, 7))
     raw = json.dumps([1, 2, *values]).encode()
     longest = 0
-    original = jsonstream.Reader._more
+    alone = 0
+    more, value = jsonstream.Reader._more, jsonstream.Reader._value
 
-    def watched(self):
+    def watched_more(self):
         nonlocal longest
-        grew = original(self)
+        grew = more(self)
         longest = max(longest, len(self.buf))
         return grew
 
+    def watched_value(self):
+        nonlocal alone
+        alone += 1
+        return value(self)
+
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(jsonstream.Reader, "_more", watched)
+        patch.setattr(jsonstream.Reader, "_more", watched_more)
+        patch.setattr(jsonstream.Reader, "_value", watched_value)
         assert _read(raw, 4096)[0] == [1, 2, *values]
     assert longest <= 4 * 4096
+    assert alone < len(values) / 100
 
 
 def test_a_small_file_is_read_whole_and_a_large_one_a_slice_at_a_time(tmp_path, monkeypatch):

@@ -82,28 +82,28 @@ def read_large(path: Path) -> tuple[Any, str]:
     `parse_json` says it."""
     _regular(path)
     try:
-        if path.stat().st_size < STREAM_FROM:
-            raise jsonstream.Stopped("small")
-        with path.open("rb") as handle, cycles.paused():
-            value, escaped, digest = jsonstream.read(handle)
+        if path.stat().st_size >= STREAM_FROM:
+            with path.open("rb") as handle, cycles.paused():
+                value, escaped, digest = jsonstream.read(handle)
+            return (whole_text(value) if escaped else value), digest
     except (jsonstream.Stopped, OSError):
-        raw = read_bytes(path)
-        return parse_json(raw, str(path)), sha256(raw)
-    return (whole_text(value) if escaped else value), digest
+        pass
+    raw = read_bytes(path)
+    return parse_json(raw, str(path)), sha256(raw)
 
 
 def parse_pieces(parts: Sequence[str], label: str) -> Any:
     """JSON text held in pieces (a collection's sources, each encoded as it came in), parsed
     a slice at a time without joining them: the text is not held twice. Text the stream stops
     on is joined and said as `parse_text` says it; so is text under STREAM_FROM characters."""
-    try:
-        if sum(map(len, parts)) < STREAM_FROM:
-            raise jsonstream.Stopped("small")
-        with cycles.paused():
-            value, escaped = jsonstream.parse(jsonstream.pieces(parts))
-    except jsonstream.Stopped:
-        return parse_text("".join(parts), label)
-    return whole_text(value) if escaped else value
+    if sum(map(len, parts)) >= STREAM_FROM:
+        try:
+            with cycles.paused():
+                value, escaped = jsonstream.parse(jsonstream.pieces(parts))
+            return whole_text(value) if escaped else value
+        except jsonstream.Stopped:
+            pass
+    return parse_text("".join(parts), label)
 
 
 def parse_json(raw: bytes, label: str, unique_keys: bool = False) -> Any:

@@ -130,8 +130,7 @@ class Reader:
                 return self._members("{", "}")
             if first == "[":
                 return self._members("[", "]")
-            if not self._grow():
-                self.eof = True
+            self._grow()  # at the end, `eof` is set and the next attempt is the last
 
     def _members(self, opening: str, closing: str) -> Any:
         is_object = opening == "{"

@@ -17,11 +17,14 @@ import time
 from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import chain, groupby
+from operator import itemgetter
 from typing import Any
 
 from auditor.collect.collectors import CollectContext
+from auditor.collect.collectors.trace_store import TraceStore
 from auditor.collect.exchange import ExchangeClient, is_truncation, refuse_empty_with_warning
 from auditor.collect.http import ApiError
 from auditor.common.timeutil import format_time, parse_time
@@ -41,6 +44,8 @@ SYSTEM_LOCAL_PARTS = frozenset(
 )
 WINDOW = timedelta(days=10)  # the longest span one query may cover
 PAGE_SIZE = 5000  # the largest ResultSize the cmdlet takes
+BATCH = 5000  # messages or recipients held before they go to the temporary database
+SENDER_CACHE = 10_000  # distinct senders whose facts are kept (see Totals._sender)
 QUERIES_PER_PERIOD = 100
 PERIOD_SECONDS = 300.0
 
@@ -82,13 +87,6 @@ class RateLimiter:
             self._calls.append(now)
 
 
-@dataclass
-class _Bucket:
-    messages: int = 0
-    first: int | None = None  # microseconds since the epoch
-    last: int | None = None
-
-
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -101,24 +99,14 @@ def _time(micros: int) -> datetime:
     return _EPOCH + timedelta(microseconds=micros)
 
 
-def _times() -> array[int]:
-    """Times kept one per counted recipient, as microseconds in 8 bytes each (a datetime
-    and the pointer to it took 56)."""
-    return array("q")
-
-
 _GUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
-# A message's entry packs its (sender domain, source IP) pair, as a number below 2**31, and
-# whether it is outbound into the low bits; its received time above them.
-_PAIR_BITS = 31
 
 
-def _message_key(trace_id: str) -> int | str:
-    """A message's key: a GUID (MessageTraceId always is one) as its 128-bit number, 44
-    bytes instead of a string's 85, and the same GUID however its letters are cased; any
-    other id as it is."""
+def _message_key(trace_id: str) -> bytes | str:
+    """A message's key: a GUID (MessageTraceId always is one) as its 16 bytes, the same
+    GUID however its letters are cased; any other id as it is (text never equals bytes)."""
     if len(trace_id) == 36 and _GUID.fullmatch(trace_id):
-        return int(trace_id.replace("-", ""), 16)
+        return bytes.fromhex(trace_id.replace("-", ""))
     return trace_id
 
 
@@ -242,31 +230,56 @@ class Seen:
         self.previous = {key for key, when in keys if when <= next_end}
 
 
+@dataclass(frozen=True, slots=True)
+class _SenderFacts:
+    domain: str | None  # as the aggregates read it; None: no sender
+    address: str  # as the sending limits read it: trimmed, without <>, lower-case
+    excluded: str | None  # why the limits do not count its recipients
+    own: int  # the index of the tenant's own sender, else -1
+    onmicrosoft: bool
+
+
 class Totals:
     """The counts the snapshot keeps, built one row at a time: distinct messages per sender
     domain, source IP and direction (the aggregates), and recipients as the sending limits
-    count them. Only one time per counted recipient is held, never a row."""
+    count them. What would grow with the rows (each distinct message, each counted
+    recipient's time) goes to a temporary database (`TraceStore`) a batch at a time. Held in
+    memory: the (sender domain, source IP) pairs, the tenant's own and `onmicrosoft.com`
+    senders, one batch, and at the end the instants of one busiest window (`_Rolling`).
+    Close it (or use it in `with`)."""
 
     def __init__(self, accepted: Mapping[str, Mapping[str, Any]]):
         self.accepted = accepted
         self.rows = 0
-        # Each distinct message: one number (its received time, its pair's index, outbound).
-        self.messages: dict[int | str, int] = {}
         self.pairs: dict[tuple[str, str | None], int] = {}  # (sender domain, source IP)
         self.without_sender = 0
         self.excluded = {"ExpandedGroup": 0, "NullSender": 0, "SystemSender": 0, "NoRecipient": 0}
-        self.external = _times()
-        self.moera = _times()
+        self.external = 0
+        self.moera = 0
         self.moera_senders: dict[str, int] = {}
-        self.senders: dict[str, _Sender] = {}
+        self.senders: dict[str, int] = {}  # the tenant's own senders, by their index
         self._covered: dict[str, bool] = {}  # domain -> an accepted domain covers it
+        self._senders_seen: dict[str, _SenderFacts] = {}
+        # The batch not yet in the store: each message once (its first row's time and pair,
+        # outbound if any row is), and recipients counted per sender, direction and instant
+        # (a message's recipients share its `Received`).
+        self._messages: dict[bytes | str, tuple[int, int, int]] = {}
+        self._recipients: dict[tuple[int, int, int, int], int] = {}
+        self._store = TraceStore()
+
+    def __enter__(self) -> Totals:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._store.close()
 
     def _pair(self, sender_domain: str, ip: str | None) -> int:
         index = self.pairs.get((sender_domain, ip))
         if index is None:
             index = self.pairs[(sender_domain, ip)] = len(self.pairs)
-            if index >= 1 << _PAIR_BITS:
-                raise ValueError("more sender domain and source IP pairs than a trace can hold")
         return index
 
     def _inside(self, domain: str) -> bool:
@@ -275,91 +288,155 @@ class Totals:
             known = self._covered[domain] = covering_domain(domain, self.accepted) is not None
         return known
 
+    def _sender(self, address: object) -> _SenderFacts:
+        """What a row's sender decides, worked out once per distinct sender while the cache
+        has room (it is emptied at SENDER_CACHE distinct senders: spam can bring millions)."""
+        facts = self._senders_seen.get(address) if isinstance(address, str) else None
+        if facts is None:
+            facts = self._sender_facts(address)
+            if isinstance(address, str):
+                if len(self._senders_seen) >= SENDER_CACHE:
+                    self._senders_seen.clear()
+                self._senders_seen[address] = facts
+        return facts
+
+    def _sender_facts(self, address: Any) -> _SenderFacts:
+        sender = str(address or "").strip().strip("<>").lower()
+        domain = address_domain(sender)
+        excluded = None
+        if not domain:
+            excluded = "NullSender"
+        elif sender.rsplit("@", 1)[0] in SYSTEM_LOCAL_PARTS:
+            excluded = "SystemSender"
+        own = -1
+        if domain and not excluded and self._inside(domain):  # the tenant's own senders
+            own = self.senders.get(sender, -1)
+            if own < 0:
+                own = self.senders[sender] = len(self.senders)
+        onmicrosoft = bool(domain) and domain.endswith(".onmicrosoft.com")
+        # The aggregates read the address as it is (`<a@b>` names the domain `b>`).
+        return _SenderFacts(address_domain(address), sender, excluded, own, onmicrosoft)
+
     def add(self, row: Mapping[str, Any], when: datetime | None = None) -> None:
         self.rows += 1
         micros = _micros(when or parse_time(str(row["Received"])))
         recipient = address_domain(row.get("RecipientAddress"))
+        outside = recipient is not None and not self._inside(recipient)
+        sender = self._sender(row.get("SenderAddress"))
         # The aggregates: every row with a sender, the expanded group's own row included.
-        sender_domain = address_domain(row.get("SenderAddress"))
-        if not sender_domain:
+        if not sender.domain:
             self.without_sender += 1  # bounces and other mail with an empty envelope sender
         else:
             key = _message_key(str(row.get("MessageTraceId") or row.get("MessageId")))
-            external = recipient is not None and not self._inside(recipient)
-            entry = self.messages.get(key)
-            if entry is None:
-                # The first row with a sender names the message's pair, as it always did.
-                pair = self._pair(sender_domain, row.get("FromIP") or None)
-                self.messages[key] = (micros << (_PAIR_BITS + 1)) | (pair << 1) | external
-            elif external and not entry & 1:
-                self.messages[key] = entry | 1
+            held = self._messages.get(key)
+            if held is None:
+                pair = self._pair(sender.domain, row.get("FromIP") or None)
+                self._messages[key] = (micros, pair, int(outside))
+            elif outside and not held[2]:
+                self._messages[key] = (held[0], held[1], 1)
         # The recipients, as the sending limits count them.
         if str(row.get("Status") or "").strip().lower() == EXPANDED:
             self.excluded["ExpandedGroup"] += 1
-            return
-        sender = str(row.get("SenderAddress") or "").strip().strip("<>").lower()
-        sender_domain = address_domain(sender)
-        if not sender_domain:
-            self.excluded["NullSender"] += 1
-            return
-        if sender.rsplit("@", 1)[0] in SYSTEM_LOCAL_PARTS:
-            self.excluded["SystemSender"] += 1
-            return
-        if recipient is None:
+        elif sender.excluded:
+            self.excluded[sender.excluded] += 1
+        elif recipient is None:
             self.excluded["NoRecipient"] += 1
-            return
-        outside = not self._inside(recipient)
-        if outside:
-            self.external.append(micros)
-            if sender_domain.endswith(".onmicrosoft.com"):
-                self.moera.append(micros)
-                self.moera_senders[sender] = self.moera_senders.get(sender, 0) + 1
-        if self._inside(sender_domain):  # the tenant's own senders
-            counts = self.senders.setdefault(sender, _Sender())
-            (counts.external if outside else counts.internal).append(micros)
+        else:
+            moera = outside and sender.onmicrosoft
+            if outside:
+                self.external += 1
+                if moera:
+                    self.moera += 1
+                    self.moera_senders[sender.address] = (
+                        self.moera_senders.get(sender.address, 0) + 1
+                    )
+            if outside or sender.own >= 0:
+                counted = (sender.own, int(outside), int(moera), micros)
+                self._recipients[counted] = self._recipients.get(counted, 0) + 1
+        if len(self._messages) >= BATCH or len(self._recipients) >= BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        self._store.add(
+            [(key, *held) for key, held in self._messages.items()],
+            [(*key, count) for key, count in self._recipients.items()],
+        )
+        self._messages, self._recipients = {}, {}
 
     def aggregates(self) -> list[dict[str, Any]]:
+        self._flush()
         pairs = list(self.pairs)
-        mask = (1 << _PAIR_BITS) - 1
-        buckets: dict[tuple[str, str, bool], _Bucket] = {}
-        for entry in self.messages.values():
-            received = entry >> (_PAIR_BITS + 1)
-            domain, ip = pairs[(entry >> 1) & mask]
-            bucket = buckets.setdefault((domain, ip or "", bool(entry & 1)), _Bucket())
-            bucket.messages += 1
-            if bucket.first is None or received < bucket.first:
-                bucket.first = received
-            if bucket.last is None or received > bucket.last:
-                bucket.last = received
+        found = []
+        for pair, outbound, messages, first, last in chain.from_iterable(self._store.buckets()):
+            domain, ip = pairs[pair]
+            found.append(((domain, ip or "", bool(outbound)), messages, first, last))
         return [
             {
                 "SenderDomain": domain,
                 "FromIP": ip or None,
                 "Outbound": outbound,
-                "MessageCount": bucket.messages,
-                "FirstReceived": _formatted(bucket.first),
-                "LastReceived": _formatted(bucket.last),
+                "MessageCount": messages,
+                "FirstReceived": _formatted(first),
+                "LastReceived": _formatted(last),
             }
-            for (domain, ip, outbound), bucket in sorted(buckets.items())
+            for (domain, ip, outbound), messages, first, last in sorted(found)
         ]
 
     def recipients(self) -> dict[str, Any]:
+        self._flush()
         moera_senders = sorted(self.moera_senders.items(), key=lambda i: (-i[1], i[0]))
         return {
             "ExternalRecipients": {
-                "Counted": len(self.external),
-                "Peak24h": _peak(self.external, DAY),
+                "Counted": self.external,
+                "Peak24h": self._peak(onmicrosoft=False),
                 "OnMicrosoft": {
-                    "Counted": len(self.moera),
-                    "Peak24h": _peak(self.moera, DAY),
+                    "Counted": self.moera,
+                    "Peak24h": self._peak(onmicrosoft=True),
                     "Senders": [{"Sender": s, "ExternalRecipients": n} for s, n in moera_senders][
                         :TOP_SENDERS
                     ],
                 },
                 "Excluded": self.excluded,
             },
-            "Senders": _busiest(self.senders),
+            "Senders": _busiest(self._measured()),
         }
+
+    def _peak(self, *, onmicrosoft: bool) -> dict[str, Any]:
+        """The busiest rolling 24 hours of external recipients (of `onmicrosoft.com` senders)."""
+        rolling = _Rolling(DAY)
+        for batch in self._store.times(onmicrosoft=onmicrosoft):
+            rolling.extend(batch)
+        return rolling.peak()
+
+    def _measured(self) -> list[dict[str, Any]]:
+        """Every measure of each of the tenant's own senders, from its recipients' times
+        (earliest first, one sender after another): one sender's rolling windows at a time."""
+        names = list(self.senders)
+        measured: list[dict[str, Any]] = []
+        for index, times in groupby(
+            chain.from_iterable(self._store.sender_times()), key=itemgetter(0)
+        ):
+            every, external_day = _Rolling(DAY), _Rolling(DAY)
+            external_hour, internal_hour = _Rolling(HOUR), _Rolling(HOUR)
+            for _, outside, micros, count in times:
+                every.add(micros, count)
+                if outside:
+                    external_day.add(micros, count)
+                    external_hour.add(micros, count)
+                else:
+                    internal_hour.add(micros, count)
+            measured.append(
+                {
+                    "Sender": names[index],
+                    "Recipients": every.count,
+                    "ExternalRecipients": external_day.count,
+                    "Peak24h": every.peak(),
+                    "Peak24hExternal": external_day.peak(),
+                    "PeakHourExternal": external_hour.peak(),
+                    "PeakHourInternal": internal_hour.peak(),
+                }
+            )
+        return measured
 
 
 def _totals(rows: list[Mapping[str, Any]], accepted: Mapping[str, Mapping[str, Any]]) -> Totals:
@@ -374,37 +451,63 @@ def aggregate(
 ) -> tuple[list[dict[str, Any]], int]:
     """Counts of distinct messages per (sender domain, source IP, outbound); a message is
     outbound when any of its recipients is outside the accepted domains."""
-    totals = _totals(rows, accepted)
-    return totals.aggregates(), totals.without_sender
+    with _totals(rows, accepted) as totals:
+        return totals.aggregates(), totals.without_sender
+
+
+class _Rolling:
+    """The most events in any `window` (rolling, as the service counts) and when that window
+    began, the earliest such window when several tie, fed earliest first, a time and how many
+    events it had. It holds only the current window: 16 bytes per distinct time (arrays whose
+    head moves forward; what the head has passed is dropped once it is half of them)."""
+
+    def __init__(self, window: timedelta):
+        self.span = window // _MICROSECOND
+        self.times: array[int] = array("q")
+        self.counts: array[int] = array("q")
+        self.head = 0  # the earliest time still in the window
+        self.inside = 0  # events in the window
+        self.count = 0  # events in all
+        self.best = 0
+        self.start: int | None = None
+
+    def add(self, micros: int, count: int = 1) -> None:
+        times, counts = self.times, self.counts
+        if times and micros < times[-1]:
+            raise ValueError("times must come earliest first")
+        self.count += count
+        times.append(micros)
+        counts.append(count)
+        inside = self.inside + count
+        head = self.head
+        while micros - times[head] >= self.span:
+            inside -= counts[head]
+            head += 1
+        if head > len(times) // 2:
+            del times[:head], counts[:head]
+            head = 0
+        self.head, self.inside = head, inside
+        if inside > self.best:
+            self.best, self.start = inside, times[head]
+
+    def extend(self, events: Iterable[tuple[int, int]]) -> None:
+        for micros, count in events:
+            self.add(micros, count)
+
+    def peak(self) -> dict[str, Any]:
+        return {"Recipients": self.best, "PeakStart": _formatted(self.start)}
 
 
 def peak(times: Iterable[datetime], window: timedelta) -> dict[str, Any]:
     """The most events in any `window` (rolling, as the service counts), and when that window
     began: the earliest such window when several tie."""
-    return _peak([_micros(when) for when in times], window)
-
-
-def _peak(times: Iterable[int], window: timedelta) -> dict[str, Any]:
-    """peak() of times in microseconds since the epoch."""
-    ordered = sorted(times)
-    span = window // _MICROSECOND
-    best, start, low = 0, None, 0
-    for high, when in enumerate(ordered):
-        while when - ordered[low] >= span:
-            low += 1
-        if high - low + 1 > best:
-            best, start = high - low + 1, ordered[low]
-    return {"Recipients": best, "PeakStart": _formatted(start)}
+    rolling = _Rolling(window)
+    rolling.extend((micros, 1) for micros in sorted(_micros(when) for when in times))
+    return rolling.peak()
 
 
 def _formatted(micros: int | None) -> str | None:
     return format_time(_time(micros)) if micros is not None else None
-
-
-@dataclass
-class _Sender:
-    internal: array[int] = field(default_factory=_times)
-    external: array[int] = field(default_factory=_times)
 
 
 def recipients(
@@ -413,28 +516,18 @@ def recipients(
     """Recipients as the sending limits count them. External: a recipient whose domain no
     accepted domain covers (a subdomain only through MatchSubDomains). Not counted: the
     expanded group's own row, and mail from an empty or system sender."""
-    return _totals(rows, accepted).recipients()
+    with _totals(rows, accepted) as totals:
+        return totals.recipients()
 
 
-def _busiest(senders: Mapping[str, _Sender]) -> list[dict[str, Any]]:
+def _busiest(measured: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The busiest senders by each measure a limit applies to, each with all its measures."""
-    measured = {
-        sender: {
-            "Sender": sender,
-            "Recipients": len(c.internal) + len(c.external),
-            "ExternalRecipients": len(c.external),
-            "Peak24h": _peak(c.internal + c.external, DAY),
-            "Peak24hExternal": _peak(c.external, DAY),
-            "PeakHourExternal": _peak(c.external, HOUR),
-            "PeakHourInternal": _peak(c.internal, HOUR),
-        }
-        for sender, c in senders.items()
-    }
+    by_sender = {m["Sender"]: m for m in measured}
     kept: set[str] = set()
     for measure in ("Peak24h", "Peak24hExternal", "PeakHourExternal", "PeakHourInternal"):
-        ranked = sorted(measured, key=lambda s: (-measured[s][measure]["Recipients"], s))
-        kept.update(s for s in ranked[:TOP_SENDERS] if measured[s][measure]["Recipients"])
-    return [measured[s] for s in sorted(kept)]
+        ranked = sorted(by_sender, key=lambda s: (-by_sender[s][measure]["Recipients"], s))
+        kept.update(s for s in ranked[:TOP_SENDERS] if by_sender[s][measure]["Recipients"])
+    return [by_sender[s] for s in sorted(kept)]
 
 
 def message_trace(ctx: CollectContext, limiter: RateLimiter | None = None) -> dict[str, Any]:
@@ -446,13 +539,13 @@ def message_trace(ctx: CollectContext, limiter: RateLimiter | None = None) -> di
     limiter = limiter or RateLimiter(
         on_wait=ctx.progress, sleep=lambda seconds: exchange.http.wait(seconds, f"{CMDLET} quota")
     )
-    totals = Totals(accepted)
     spans = windows(end, ctx.trace_days)
     # The instants two windows share, as the queries give them (whole seconds).
     seen = Seen(parse_time(format_time(lower)) for lower, _ in spans)
-    for start, stop in spans:
-        _rows_in_window(exchange, start, stop, limiter, ctx.progress, seen, totals)
-    return _summary(totals, end - timedelta(days=ctx.trace_days), end)
+    with Totals(accepted) as totals:
+        for start, stop in spans:
+            _rows_in_window(exchange, start, stop, limiter, ctx.progress, seen, totals)
+        return _summary(totals, end - timedelta(days=ctx.trace_days), end)
 
 
 def summarise(
@@ -462,7 +555,8 @@ def summarise(
     end: datetime,
 ) -> dict[str, Any]:
     """What the snapshot keeps of the rows of [start, end): counts, never the rows."""
-    return _summary(_totals(rows, accepted), start, end)
+    with _totals(rows, accepted) as totals:
+        return _summary(totals, start, end)
 
 
 def _summary(totals: Totals, start: datetime, end: datetime) -> dict[str, Any]:

@@ -9,7 +9,10 @@ entered instead; its members are parsed in batches, each batch up to the last pl
 buffer that looks like the boundary between two members (the separator learned between the
 first two, such as `},` + newline + the indentation + `{`; where that never comes again, as
 between numbers, the comma and its whitespace alone). A batch is parsed as one array or
-object, so its members share their keys' strings as in one `json.loads`.
+object, so its members share their keys' strings as in one `json.loads`. And where one object
+of a long array holds the same string twice (a Graph user's `mail` and `userPrincipalName`),
+both of its members are given one string: equal, immutable, so no reader can tell, but 70 MB
+less for a million users (about 0.4 s more; `_share_strings`).
 
 A batch either parses as a whole, ending exactly where it was cut, or is not taken: a cut
 inside a member leaves that member's container unclosed (or its string unterminated), which
@@ -155,6 +158,7 @@ class Reader:
                     if is_object:
                         result.update(batch)
                     else:
+                        _share_strings(batch)
                         result.extend(batch)
                     failures = 0
                     self._char()
@@ -169,6 +173,7 @@ class Reader:
                 result[key] = self._value()
             else:
                 result.append(self._value())
+                _share_strings(result[-1:])
             if self._char() == closing:
                 self.pos += 1
                 return result
@@ -218,6 +223,19 @@ class Reader:
                     return value
             cut = self.buf.rfind(separator, start + 1, cut)
         return None
+
+
+def _share_strings(values: list[Any]) -> None:
+    """In each object of `values`, members whose strings are equal are given the first one."""
+    for value in values:
+        if type(value) is dict:
+            seen: dict[str, str] = {}
+            for key, member in value.items():
+                if type(member) is str:
+                    if member in seen:
+                        value[key] = seen[member]  # an existing key: the dict keeps its size
+                    else:
+                        seen[member] = member
 
 
 def slices(handle: BinaryIO, digest: Any, size: int = _SLICE) -> Iterator[str]:

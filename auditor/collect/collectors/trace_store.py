@@ -7,6 +7,9 @@ sending limits' busiest rolling 24 hours and hour need them all). Both go to a p
 SQLite database (the stdlib's `sqlite3`): an empty file name makes SQLite create a file, owner
 only, that it unlinks at once, so it is gone when the connection closes or the process dies.
 SQLite holds at most CACHE_KIB of its pages in memory, and about as much again while it sorts.
+(An empty name: https://www.sqlite.org/c3ref/open.html. The directory is the first writable of
+$SQLITE_TMPDIR, $TMPDIR, /var/tmp, /usr/tmp, /tmp: https://www.sqlite.org/tempfiles.html; the
+mode 0600 and the unlinked file are measured, and a test holds them.)
 
 What the database holds, and nothing else: per message its id (a GUID as 16 bytes), when its
 first row was received, the index of its (sender domain, source IP) pair and whether it is

@@ -72,16 +72,17 @@ def summary(rows):
 
 @settings(max_examples=150, deadline=None)
 @given(rows=rows_strategy, batch=st.integers(1, 7))
-def test_the_counts_do_not_depend_on_where_batches_end(rows, batch):
+def test_the_counts_do_not_depend_on_where_batches_end_or_the_sender_cache_is_emptied(rows, batch):
     """A message whose rows fall in different batches is one message, named by its first row
-    and outbound if any row is; recipients merged within a batch count as they did apart."""
+    and outbound if any row is; recipients merged within a batch count as they did apart; a
+    sender met again after the cache was emptied keeps its place."""
     whole = summary(rows)
-    saved = message_trace.BATCH
-    message_trace.BATCH = batch
+    saved = message_trace.BATCH, message_trace.SENDER_CACHE
+    message_trace.BATCH = message_trace.SENDER_CACHE = batch
     try:
         assert summary(rows) == whole
     finally:
-        message_trace.BATCH = saved
+        message_trace.BATCH, message_trace.SENDER_CACHE = saved
 
 
 def test_a_message_keeps_its_first_rows_pair_and_is_outbound_once_any_row_is():

@@ -259,7 +259,7 @@ class Totals:
         self.moera_senders: dict[str, int] = {}
         self.senders: dict[str, int] = {}  # the tenant's own senders, by their index
         self._covered: dict[str, bool] = {}  # domain -> an accepted domain covers it
-        self._senders_seen: dict[str, _SenderFacts] = {}
+        self._senders_seen: dict[str | None, _SenderFacts] = {}
         # The batch not yet in the store: each message once (its first row's time and pair,
         # outbound if any row is), and recipients counted per sender, direction and instant
         # (a message's recipients share its `Received`).
@@ -288,13 +288,14 @@ class Totals:
             known = self._covered[domain] = covering_domain(domain, self.accepted) is not None
         return known
 
-    def _sender(self, address: object) -> _SenderFacts:
+    def _sender(self, address: Any) -> _SenderFacts:
         """What a row's sender decides, worked out once per distinct sender while the cache
         has room (it is emptied at SENDER_CACHE distinct senders: spam can bring millions)."""
-        facts = self._senders_seen.get(address) if isinstance(address, str) else None
+        cacheable = address is None or isinstance(address, str)  # bounces have no sender
+        facts = self._senders_seen.get(address) if cacheable else None
         if facts is None:
             facts = self._sender_facts(address)
-            if isinstance(address, str):
+            if cacheable:
                 if len(self._senders_seen) >= SENDER_CACHE:
                     self._senders_seen.clear()
                 self._senders_seen[address] = facts

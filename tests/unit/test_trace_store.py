@@ -188,9 +188,9 @@ def test_the_database_holds_no_address_and_no_subject():
 def test_the_database_file_is_owner_only_and_already_unlinked():
     store = TraceStore()
     try:
-        # More than the page cache holds, so that SQLite writes its file.
-        count = trace_store.CACHE_KIB * 1024 // 20
-        store.add([(os.urandom(16), n, 0, 1) for n in range(count)], [])
+        # More than the page cache holds (made small here), so that SQLite writes its file.
+        store._db.execute("PRAGMA cache_size = -64")
+        store.add([(os.urandom(16), n, 0, 1) for n in range(20_000)], [])
         opened = []
         for fd in os.listdir("/proc/self/fd"):
             try:

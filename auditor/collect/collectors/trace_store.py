@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 CACHE_KIB = 8192  # SQLite's page cache, the most of the database held in memory
-BATCH = 5000  # rows read back at a time
+READ_BATCH = 5000  # rows fetched at a time when reading back (writes come in message_trace.BATCH)
 
 # Flags are 0 or 1 and "no sender" is -1, not bool and None: the sqlite3 module binds exact
 # ints directly and anything else through its adapter lookup (twice the time, measured).
@@ -108,7 +108,7 @@ class TraceStore:
         """The answer's rows, a batch at a time."""
         try:
             cursor = self._db.execute(sql)
-            while batch := cursor.fetchmany(BATCH):
+            while batch := cursor.fetchmany(READ_BATCH):
                 yield batch
         except sqlite3.Error as exc:
             raise self._failed(exc) from None
